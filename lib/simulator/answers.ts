@@ -1,0 +1,147 @@
+/**
+ * What the simulated models say: deterministic, so tests can assert on it,
+ * with a few multibyte characters so that byte-level cuts land inside them.
+ * A prompt can carry `[[sim:…]]` directives to ask for faults or long
+ * answers; users debugging a client use them too (see README).
+ */
+
+export interface CatalogEntry {
+  value?: string
+  model?: string
+  name?: string
+  label?: string
+  multimodal?: boolean | number
+}
+
+/**
+ * A late-2026 catalog of 21 models, in the mixed shapes the real one uses
+ * (objects keyed by `value`, `model` or `name`, and bare strings).
+ */
+export const SIMULATED_CATALOG: Array<string | CatalogEntry> = [
+  { value: 'gpt-5.6-luna', label: 'GPT-5.6 Luna', multimodal: true },
+  { value: 'gpt-5.4', label: 'GPT-5.4', multimodal: true },
+  { value: 'gpt-5.4-mini', label: 'GPT-5.4 mini', multimodal: 1 },
+  { value: 'gpt-5.4-nano', label: 'GPT-5.4 nano', multimodal: 0 },
+  { value: 'gpt-4.1', label: 'GPT-4.1', multimodal: true },
+  { value: 'gpt-4.1-nano', label: 'GPT-4.1 nano', multimodal: false },
+  { model: 'o3', label: 'o3 (reasoning)', multimodal: true },
+  { model: 'o4-mini', label: 'o4-mini (reasoning)', multimodal: true },
+  { value: 'claude-sonnet-4.5', label: 'Claude Sonnet 4.5', multimodal: true },
+  { value: 'claude-3-7-sonnet-20250219', label: 'Claude 3.7 Sonnet', multimodal: true },
+  { value: 'gemini-3-pro', label: 'Gemini 3 Pro', multimodal: true },
+  { value: 'gemini-2.5-pro', label: 'Gemini 2.5 Pro', multimodal: true },
+  { value: 'gemini-2.5-flash', label: 'Gemini 2.5 Flash', multimodal: true },
+  { name: 'DeepSeek-R1', label: 'DeepSeek-R1 (reasoning)' },
+  { name: 'DeepSeek-V3.1-W8A8', label: 'DeepSeek V3.1' },
+  { value: 'deepseek-v3.2', label: 'DeepSeek V3.2' },
+  { value: 'qwen3.6-27b', label: 'Qwen3.6 27B' },
+  { value: 'qwen3-235b-a22b-thinking', label: 'Qwen3 235B Thinking' },
+  'qwen-2.5-72b',
+  'kimi-k2',
+  'glm-4.6',
+]
+
+/** Reasoning models send their thinking as `reasoning_data` pieces. */
+export function isReasoningModel(model: string): boolean {
+  return /(^o\d)|r1|reason|thinking/i.test(model)
+}
+
+export interface Directives {
+  /** Answer with this many bytes (about) of text. */
+  long?: number
+  /** Send an error event (code ≠ 0) after this many pieces. */
+  errorAfter?: number
+  /** End the stream after this many pieces, without `[DONE]`. */
+  truncateAfter?: number
+  /** Stop sending after this many pieces, but keep the connection open. */
+  stallAfter?: number
+  /** Wait this long before each piece, in ms. */
+  slow?: number
+  /** Answer with the backend's refusal. */
+  refuse?: boolean
+  /** Send only the final object event, no pieces. */
+  noPieces?: boolean
+}
+
+const DIRECTIVE = /\[\[sim:([a-z-]+)(?:=(\d+))?\]\]/g
+
+/** Reads the `[[sim:…]]` directives of a prompt. */
+export function readDirectives(text: string): Directives {
+  const out: Directives = {}
+  for (const [, name, value] of text.matchAll(DIRECTIVE)) {
+    const n = value === undefined ? 0 : Number(value)
+    if (name === 'long') out.long = n
+    else if (name === 'error-after') out.errorAfter = n
+    else if (name === 'truncate-after') out.truncateAfter = n
+    else if (name === 'stall-after') out.stallAfter = n
+    else if (name === 'slow') out.slow = n
+    else if (name === 'refuse') out.refuse = true
+    else if (name === 'no-pieces') out.noPieces = true
+  }
+  return out
+}
+
+export interface AnswerInput {
+  model: string
+  text: string
+  /** Earlier turns the server fed back (bounded by the session's contextCount). */
+  historyTurns: number
+  online: boolean
+  thinking?: string
+  maxToken: number
+  files: string[]
+}
+
+export interface Answer {
+  text: string
+  reasoning: string
+}
+
+/** Rough token count, as the simulator reports it: one token per four UTF-16 units. */
+export function countTokens(text: string): number {
+  return Math.ceil(text.length / 4)
+}
+
+/**
+ * The simulated model's answer to a flattened prompt.
+ *
+ * @example
+ * createAnswer({ model: 'gpt-4.1', text: 'User:\nHello', historyTurns: 0, online: false, maxToken: 0, files: [] })
+ * // { text: 'Echo from gpt-4.1: Hello | turns 1, history 0 | 你好🌏', reasoning: '' }
+ */
+export function createAnswer(input: AnswerInput): Answer {
+  const directives = readDirectives(input.text)
+  const clean = input.text.replace(DIRECTIVE, '').trim()
+  const blocks = clean.split(/\n\n(?=[A-Z][a-z]+:\n)/)
+  const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
+  const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
+  const turns = blocks.filter((b) => b.startsWith('User:\n')).length
+
+  let text: string
+  if (directives.refuse) {
+    text = "I don't have relevant knowledge about this question."
+  } else {
+    const extras = [
+      `turns ${turns}`,
+      `history ${input.historyTurns}`,
+      input.online ? 'web search on' : '',
+      input.thinking ? `thinking ${input.thinking}` : '',
+      input.files.length > 0 ? `${input.files.length} image(s)` : '',
+    ].filter(Boolean)
+    text = `Echo from ${input.model}: ${said} | ${extras.join(', ')} | 你好🌏`
+    if (directives.long) text = _longText(directives.long)
+  }
+  if (input.maxToken > 0 && countTokens(text) > input.maxToken) text = text.slice(0, input.maxToken * 4)
+
+  const reasoning =
+    isReasoningModel(input.model) || input.thinking
+      ? `Thinking about ${JSON.stringify(said.slice(0, 40))} (${said.length} chars); 思考中…`
+      : ''
+  return { text, reasoning }
+}
+
+function _longText(bytes: number): string {
+  const line = 'The quick brown fox jumps over the lazy dog. 敏捷的棕色狐狸跳过了懒狗。\n'
+  const lineBytes = Buffer.byteLength(line)
+  return line.repeat(Math.max(1, Math.ceil(bytes / lineBytes)))
+}

@@ -1,0 +1,167 @@
+/**
+ * Everything the simulated platform remembers: users, sessions, uploads, the
+ * per-user rate limit, injected faults, and a record of every call it
+ * received (tests and users debugging a client read it).
+ */
+import { createHash } from 'node:crypto'
+import { createTokenIssuer } from './tokens.ts'
+
+export interface SimulatorOptions {
+  /** Minimum gap between two calls of one user, in ms; closer calls get 429 (default 1000). */
+  minGapMs?: number
+  /** Sessions one user may hold, web chats included (default 50). */
+  sessionCap?: number
+  /** Lifetime of issued tokens, in ms (default 4 hours). */
+  tokenTtlMs?: number
+  /** Accounts of the SSO login (default `{ demo: 'demo-password' }`). */
+  users?: Record<string, string>
+  /** Delay before the first byte of a completion, in ms (default 0). */
+  firstByteDelayMs?: number
+  /** Web chats the user already has (names), created at start for the first user. */
+  seedWebChats?: string[]
+  /** Path of the API on the simulator's origin (default `/jmapi/api/chat`, the late-2026 layout). */
+  apiPath?: string
+  /** Delay of each SSO page step, in ms (default 0). */
+  loginStepDelayMs?: number
+  /** Leave this login step out, so a login waiting for it times out (tests). */
+  breakLoginStep?: 'portal-link' | 'chat-button' | 'api-call'
+}
+
+export interface RecordedCall {
+  at: number
+  endpoint: string
+  method: string
+  query: Record<string, string>
+  headers: Record<string, string>
+  body: unknown
+  /** Status the simulator answered (0 for a dropped connection). */
+  status: number
+  note?: string
+}
+
+export interface SimSession {
+  id: number
+  owner: string
+  name: string
+  model: string
+  temperature: number
+  maxToken: number
+  presencePenalty: number
+  frequencyPenalty: number
+  contextCount: number
+  createdAt: number
+  history: Array<{ user: string; assistant: string }>
+}
+
+export interface Fault {
+  /** `status`: reply with that HTTP status; `network`: drop the connection; `stall`: never answer. */
+  kind: 'status' | 'network' | 'stall'
+  status?: number
+  message?: string
+  body?: unknown
+  /** How many calls it hits (default 1). */
+  times?: number
+}
+
+/** Creates the state of one simulated platform. */
+export function createSimulatorState(options: SimulatorOptions = {}) {
+  const resolved = {
+    minGapMs: options.minGapMs ?? 1000,
+    sessionCap: options.sessionCap ?? 50,
+    tokenTtlMs: options.tokenTtlMs ?? 4 * 3600_000,
+    users: options.users ?? { demo: 'demo-password' },
+    firstByteDelayMs: options.firstByteDelayMs ?? 0,
+    apiPath: options.apiPath ?? '/jmapi/api/chat',
+    loginStepDelayMs: options.loginStepDelayMs ?? 0,
+    breakLoginStep: options.breakLoginStep,
+  }
+  const tokens = createTokenIssuer({ ttlMs: resolved.tokenTtlMs })
+  const sessions = new Map<number, SimSession>()
+  const lastCallAt = new Map<string, number>()
+  const faults = new Map<string, Fault[]>()
+  const calls: RecordedCall[] = []
+  // Ids start high and far apart from 0 so that a client mixing up ids and indexes is caught.
+  let nextId = 40_001
+  let publicUrl = 'http://127.0.0.1'
+
+  const state = {
+    options: resolved,
+    tokens,
+    sessions,
+    uploads: new Map<string, { type: string; size: number }>(),
+    calls,
+    /** Completion streams open right now. */
+    streamsOpen: 0,
+    /** Calls refused with 429 so far. */
+    rateLimited: 0,
+
+    record(call: Omit<RecordedCall, 'at' | 'status'>): RecordedCall {
+      const recorded: RecordedCall = { ...call, at: performance.now(), status: 0 }
+      calls.push(recorded)
+      return recorded
+    },
+
+    /** Whether a call of `user` at `at` keeps the gap; every call, refused or not, restarts it. */
+    admitRate(user: string, at: number): boolean {
+      const last = lastCallAt.get(user)
+      lastCallAt.set(user, at)
+      if (last !== undefined && at - last < resolved.minGapMs) {
+        state.rateLimited++
+        return false
+      }
+      return true
+    },
+
+    /** Makes the next call(s) to `endpoint` fail (`*` for any endpoint). */
+    injectFault(endpoint: string, fault: Fault): void {
+      const list = faults.get(endpoint) ?? []
+      list.push({ ...fault, times: fault.times ?? 1 })
+      faults.set(endpoint, list)
+    },
+
+    takeFault(endpoint: string): Fault | undefined {
+      for (const key of [endpoint, '*']) {
+        const list = faults.get(key)
+        const fault = list?.[0]
+        if (!fault) continue
+        fault.times = (fault.times ?? 1) - 1
+        if (fault.times <= 0) list.shift()
+        return fault
+      }
+      return undefined
+    },
+
+    createSession(owner: string, fields: Omit<SimSession, 'id' | 'owner' | 'createdAt' | 'history'>): SimSession {
+      const session: SimSession = { id: nextId, owner, createdAt: Date.now(), history: [], ...fields }
+      nextId += 7
+      sessions.set(session.id, session)
+      return session
+    },
+
+    sessionsOf(user: string): SimSession[] {
+      return [...sessions.values()].filter((s) => s.owner === user)
+    },
+
+    checkPassword(username: string, password: string): boolean {
+      return Object.hasOwn(resolved.users, username) && resolved.users[username] === password
+    },
+
+    /** Seed of the deterministic cuts of a reply. */
+    seedFor(text: string): number {
+      return createHash('sha256').update(text).digest().readUInt32LE(0)
+    },
+
+    publicUrl: () => publicUrl,
+    setPublicUrl(url: string): void {
+      publicUrl = url
+    },
+  }
+
+  const firstUser = Object.keys(resolved.users)[0]
+  for (const name of options.seedWebChats ?? []) {
+    if (firstUser) state.createSession(firstUser, { name, model: 'gpt-4.1', temperature: 0.7, maxToken: 0, presencePenalty: 0, frequencyPenalty: 0, contextCount: 4 })
+  }
+  return state
+}
+
+export type SimulatorState = ReturnType<typeof createSimulatorState>
