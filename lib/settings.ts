@@ -7,7 +7,7 @@
  * Keys are kept from the original Python adapter (`JM_TOKEN`, `SDP_SESSION`,
  * `XJTLU_USERNAME`, `XJTLU_PASSWORD`) so its `.env` keeps working.
  */
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileStamp, readEnvFile } from './env-file.ts'
 import { XipuError } from './errors.ts'
 import { registerSecret } from './redact.ts'
@@ -19,6 +19,8 @@ export const DEFAULT_WEB_BASE = 'https://xipuai.xjtlu.edu.cn'
 export interface Settings {
   /** The `.env` file these settings were read from. */
   envFile: string
+  /** Where the journal, locks, screenshots and logs live (`XIPU_STATE_DIR`, `.xipu` beside `.env`). */
+  stateDir: string
   /** `jm-token`: the platform's JWT. */
   jmToken?: string
   /** `sdp-app-session`: the SSO gateway's session header. */
@@ -149,6 +151,7 @@ export function loadSettings(options: { envFile?: string; env?: NodeJS.ProcessEn
 
   const settings: Settings = {
     envFile,
+    stateDir: resolve(get('XIPU_STATE_DIR') ?? join(dirname(envFile), '.xipu')),
     jmToken: get('JM_TOKEN')?.trim(),
     sdpSession: get('SDP_SESSION')?.trim(),
     cookie: get('XIPU_COOKIE'),

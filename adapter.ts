@@ -1,0 +1,69 @@
+/**
+ * The adapter: an OpenAI-compatible API for XIPU AI on this machine.
+ *
+ *   npx tsx adapter.ts              serve with the tokens in .env
+ *   npx tsx adapter.ts --simulate   serve against a built-in simulator (npm run demo)
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startAdapter } from './lib/adapter-server.ts'
+import { describeToken } from './lib/jwt.ts'
+import { createLogger } from './lib/log.ts'
+import { startSimulator } from './lib/simulator/index.ts'
+
+const log = createLogger('adapter')
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { simulate: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } })
+  if (values.help) {
+    console.log('Usage: npx tsx adapter.ts [--simulate]\n  --simulate  run against a built-in simulator of XIPU (no account needed)')
+    return
+  }
+
+  let overrides: Record<string, string> | undefined
+  let simulator: Awaited<ReturnType<typeof startSimulator>> | undefined
+  if (values.simulate) {
+    simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
+    overrides = { ...simulator.adapterEnv(), XIPU_STATE_DIR: mkdtempSync(join(tmpdir(), 'xipu-demo-')) }
+    log.info(`Simulated XIPU platform at ${simulator.webBase} (login demo / demo-password)`)
+  }
+
+  const adapter = await startAdapter({ overrides })
+  const settings = adapter.settings()
+  const { models, source } = await adapter.models.list()
+
+  log.box(
+    [
+      `OpenAI base URL:  ${adapter.baseURL}`,
+      `API key:          ${settings.apiKey ? 'required (ADAPTER_API_KEY)' : 'any value (no ADAPTER_API_KEY set)'}`,
+      `Token:            ${describeToken(settings.jmToken)}`,
+      `Platform:         ${settings.apiBase}${simulator ? ' (simulator)' : ''}`,
+      `Models (${source}): ${models.slice(0, 8).map((m) => m.id).join(', ')}${models.length > 8 ? `, … ${models.length} in all` : ''}`,
+    ].join('\n'),
+  )
+  if (simulator) {
+    const model = models[0]?.id ?? 'gpt-4.1'
+    console.log(
+      `\nTry it:\n  curl -N ${adapter.baseURL}/chat/completions -H 'content-type: application/json' -d '{"model":"${model}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'\n`,
+    )
+  }
+
+  let stopping = false
+  const stop = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info(`${signal}: finishing running requests (up to 5 s), deleting their sessions, then exiting.`)
+    await adapter.close(5000)
+    await simulator?.close()
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+}
+
+main().catch((error: Error & { code?: string; exitCode?: number }) => {
+  log.error(error.code?.startsWith('E_') ? error.message : error)
+  process.exit(error.exitCode ?? 1)
+})

@@ -1,0 +1,243 @@
+/**
+ * The adapter's h3 app: the OpenAI routes, the API key, CORS, the body limit,
+ * `/health`, and error mapping (through lib/openai-errors.ts). Handlers stay
+ * short: validation is in lib/openai-request.ts, the pipeline in lib/chat.ts,
+ * the mapping to OpenAI chunks in lib/openai-response.ts.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto'
+import type { ConsolaInstance } from 'consola'
+import { H3, HTTPError, getRouterParam, handleCors, type H3Event } from 'h3'
+import type { ChatPipeline } from './chat.ts'
+import { XipuError } from './errors.ts'
+import { getTokenLifetime, describeToken } from './jwt.ts'
+import type { ModelCatalog } from './models.ts'
+import { parseChatRequest, type ChatRequest } from './openai-request.ts'
+import { toOpenAIError, toOpenAIErrorResponse } from './openai-errors.ts'
+import { createAnswerMapper, createChunk, createCompletion, createCompletionId, createUsageChunk } from './openai-response.ts'
+import type { Pacer } from './pacer.ts'
+import type { SessionManager } from './sessions.ts'
+import type { Settings } from './settings.ts'
+
+export interface AdapterDeps {
+  settings: () => Settings
+  chat: ChatPipeline
+  models: ModelCatalog
+  pacer: Pacer
+  sessions: SessionManager
+  log: ConsolaInstance
+  /** True once shutdown began: new requests get 503. */
+  isShuttingDown?: () => boolean
+}
+
+const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
+const encoder = new TextEncoder()
+
+function _sse(data: unknown): Uint8Array {
+  return encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
+}
+
+/** Compares API keys in constant time (hashing first makes the lengths equal). */
+function _keyMatches(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b)
+}
+
+/** Reads the body as JSON, refusing more than `limit` bytes with 413 before reading it all. */
+async function _readJsonBody(event: H3Event, limit: number): Promise<unknown> {
+  const tooLarge = () => new XipuError('E_BODY_TOO_LARGE', `The request body is over the limit of ${limit} bytes (XIPU_BODY_LIMIT).`)
+  const declared = Number(event.req.headers.get('content-length') ?? '0')
+  if (declared > limit) throw tooLarge()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  if (event.req.body) {
+    for await (const chunk of event.req.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength
+      if (size > limit) throw tooLarge()
+      chunks.push(chunk)
+    }
+  }
+  const text = Buffer.concat(chunks).toString('utf8')
+  if (text.trim() === '') throw new XipuError('E_BAD_REQUEST', 'The request body is empty: send a JSON object with "model" and "messages".', { param: 'body' })
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new XipuError('E_BAD_REQUEST', 'The request body is not valid JSON.', { param: 'body' })
+  }
+}
+
+/**
+ * @example
+ * const app = createAdapterApp({ settings, chat, models, pacer, sessions, log })
+ * await serveApp(app, { host: '127.0.0.1', port: 8000 })
+ */
+export function createAdapterApp(deps: AdapterDeps): H3 {
+  const startedAt = Date.now()
+  const app = new H3({
+    onError: (error) => {
+      const cause = (error as HTTPError).cause
+      return toOpenAIErrorResponse(cause instanceof XipuError ? cause : error)
+    },
+  })
+
+  app.use((event) => {
+    const settings = deps.settings()
+    if (settings.corsOrigins.length > 0) {
+      const cors = handleCors(event, {
+        origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
+        methods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['authorization', 'content-type', 'x-stainless-*'],
+        preflight: { statusCode: 204 },
+      })
+      if (cors !== false) return cors
+    }
+    const path = new URL(event.req.url).pathname
+    if (settings.apiKey && path !== '/health' && path !== '/') {
+      const header = event.req.headers.get('authorization') ?? ''
+      const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() ?? ''
+      if (!given || !_keyMatches(given, settings.apiKey)) {
+        throw new XipuError('E_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <ADAPTER_API_KEY>".')
+      }
+    }
+  })
+
+  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/health'] }))
+
+  app.get('/health', () => {
+    const settings = deps.settings()
+    let token: Record<string, unknown> = { present: false }
+    if (settings.jmToken) {
+      try {
+        const life = getTokenLifetime(settings.jmToken)
+        token = { present: true, expired: life.expired, expiresAt: life.expiresAt?.toISOString() ?? null, secondsLeft: Number.isFinite(life.msLeft) ? Math.round(life.msLeft / 1000) : null }
+      } catch {
+        token = { present: true, valid: false }
+      }
+    }
+    return {
+      status: deps.isShuttingDown?.() ? 'shutting_down' : 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      apiBase: settings.apiBase,
+      token: { ...token, description: describeToken(settings.jmToken) },
+      pacer: { gapMs: settings.minGapMs, queue: deps.pacer.depth(), calls: deps.pacer.callCount() },
+      sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight() },
+    }
+  })
+
+  const listModels = async (event: H3Event) => {
+    const { models, source } = await deps.models.list(event.req.signal)
+    return {
+      object: 'list',
+      data: models.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'xipu', name: m.label ?? m.id, multimodal: m.multimodal, source })),
+    }
+  }
+  const getModel = async (event: H3Event) => {
+    const id = decodeURIComponent(getRouterParam(event, 'id') ?? '')
+    const { models } = await deps.models.list(event.req.signal)
+    const model = models.find((m) => m.id === id || `${m.id}:online` === id)
+    if (!model) throw new XipuError('E_NOT_FOUND', `The model '${id}' is not in the platform's catalog. Any id is still passed through to chat completions.`, { param: 'model' })
+    return { id, object: 'model', created: 0, owned_by: 'xipu', name: model.label ?? model.id, multimodal: model.multimodal }
+  }
+  const completions = (event: H3Event) => _handleCompletion(event, deps)
+
+  // Some clients take the base URL without /v1; serve both.
+  for (const prefix of ['/v1', '']) {
+    app.get(`${prefix}/models`, listModels)
+    app.get(`${prefix}/models/:id`, getModel)
+    app.post(`${prefix}/chat/completions`, completions)
+  }
+
+  app.all('/**', (event) => {
+    throw new XipuError('E_NOT_FOUND', `Unknown route ${event.req.method} ${new URL(event.req.url).pathname}. The API is at /v1 (/v1/models, /v1/chat/completions).`)
+  })
+  return app
+}
+
+async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Response> {
+  const settings = deps.settings()
+  if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
+  const request = parseChatRequest(await _readJsonBody(event, settings.bodyLimit))
+  const started = performance.now()
+  const signal = event.req.signal
+  const tag = `${request.model}${request.stream ? ' stream' : ''}`
+  if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+
+  let opened
+  try {
+    opened = await deps.chat.open(request, signal)
+  } catch (error) {
+    const { status } = toOpenAIError(error)
+    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${(error as Error).message})`)
+    throw error
+  }
+  const waited = Math.round(performance.now() - started)
+  const id = createCompletionId()
+  const created = Math.floor(Date.now() / 1000)
+  const mapper = createAnswerMapper(request)
+  const done = (status: string) =>
+    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} session ${opened.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms`)
+
+  if (!request.stream) {
+    try {
+      for await (const xipuEvent of opened.events) {
+        mapper.feed(xipuEvent)
+        if (mapper.isStopped()) break
+      }
+    } catch (error) {
+      done(String(toOpenAIError(error).status))
+      throw error
+    }
+    const { finishReason, usage } = mapper.finish()
+    if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
+    done('200')
+    return Response.json(createCompletion(id, created, request.model, mapper.text(), finishReason, usage))
+  }
+
+  return new Response(_streamBody(request, opened.events, mapper, { id, created, done, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
+}
+
+function _streamBody(
+  request: ChatRequest,
+  events: AsyncGenerator<import('./xipu-events.ts').XipuEvent>,
+  mapper: ReturnType<typeof createAnswerMapper>,
+  meta: { id: string; created: number; done: (status: string) => void; logAnswer?: ConsolaInstance },
+): ReadableStream<Uint8Array> {
+  const chunk = (delta: Parameters<typeof createChunk>[3], finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(meta.id, meta.created, request.model, delta, finish))
+
+  async function* frames(): AsyncGenerator<Uint8Array> {
+    yield chunk({ role: 'assistant', content: '' })
+    try {
+      for await (const xipuEvent of events) {
+        for (const delta of mapper.feed(xipuEvent)) yield chunk(delta)
+        if (mapper.isStopped()) break
+      }
+    } catch (error) {
+      // Streaming has begun: the error travels as an event, and the stream ends without [DONE].
+      meta.done(`error after first byte (${(error as Error).message})`)
+      yield _sse(toOpenAIError(error).body)
+      return
+    }
+    const { deltas, finishReason, usage } = mapper.finish()
+    for (const delta of deltas) yield chunk(delta)
+    yield chunk({}, finishReason)
+    if (request.includeUsage) yield _sse(createUsageChunk(meta.id, meta.created, request.model, usage))
+    yield _sse('[DONE]')
+    meta.logAnswer?.info(`Answer: ${mapper.text().content}`)
+    meta.done('200')
+  }
+
+  const iterator = frames()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await iterator.next()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    async cancel() {
+      // The client went away: closing the generators aborts the platform call and releases the session.
+      meta.done('client disconnected')
+      await events.return(undefined)
+      await iterator.return(undefined)
+    },
+  })
+}

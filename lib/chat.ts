@@ -1,0 +1,71 @@
+/**
+ * The pipeline of one chat request: a session (fresh, or the one kept ready),
+ * the completion call, and the session's delete afterwards, whatever happened.
+ * A platform 403 is healed once by logging in again, when a login is possible.
+ */
+import type { ConsolaInstance } from 'consola'
+import { isXipuError } from './errors.ts'
+import type { ChatRequest } from './openai-request.ts'
+import type { SessionManager } from './sessions.ts'
+import type { XipuEvent } from './xipu-events.ts'
+import type { XipuClient } from './xipu-client.ts'
+
+export interface OpenedChat {
+  sessionId: number
+  /** The platform's events. Closing it early aborts the upstream call; either way the session is released. */
+  events: AsyncGenerator<XipuEvent>
+}
+
+export interface ChatDeps {
+  client: XipuClient
+  sessions: SessionManager
+  log: ConsolaInstance
+  /** Logs in again after a 403; resolves true when new tokens are in place. */
+  reauth?: () => Promise<boolean>
+}
+
+/**
+ * @example
+ * const chat = createChatPipeline({ client, sessions, log })
+ * const { events } = await chat.open(request, signal)
+ * for await (const event of events) relay(event)
+ */
+export function createChatPipeline(deps: ChatDeps) {
+  async function* _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number): AsyncGenerator<XipuEvent> {
+    try {
+      yield* events
+    } finally {
+      void deps.sessions.release(sessionId)
+    }
+  }
+
+  return {
+    /**
+     * Creates the session and starts the completion; resolves once the
+     * platform has begun to answer, so that every failure before the first
+     * byte can still be answered with a proper HTTP status.
+     */
+    async open(request: ChatRequest, signal?: AbortSignal): Promise<OpenedChat> {
+      for (let healed = false; ; healed = true) {
+        let sessionId: number | undefined
+        try {
+          sessionId = await deps.sessions.acquire(request, signal)
+          const events = await deps.client.openCompletion(
+            { sessionId, text: request.prompt, online: request.online, thinking: request.thinking },
+            { signal },
+          )
+          return { sessionId, events: _releasing(events, sessionId) }
+        } catch (error) {
+          if (sessionId !== undefined) void deps.sessions.release(sessionId)
+          if (!healed && isXipuError(error, 'E_TOKEN_EXPIRED') && deps.reauth) {
+            deps.log.warn('The platform rejected the token (403): logging in again, then retrying the request once.')
+            if (await deps.reauth()) continue
+          }
+          throw error
+        }
+      }
+    },
+  }
+}
+
+export type ChatPipeline = ReturnType<typeof createChatPipeline>

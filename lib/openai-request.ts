@@ -1,0 +1,176 @@
+/**
+ * The OpenAI chat request: validated by schema before anything touches the
+ * platform, then turned into what XIPU takes (session fields and one
+ * flattened prompt).
+ */
+import { z } from 'zod'
+import { XipuError } from './errors.ts'
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
+const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) }).passthrough()
+const otherPart = z.object({ type: z.string() }).passthrough()
+const content = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart])), z.null()])
+
+const message = z
+  .object({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+    content: content.optional(),
+    name: z.string().optional(),
+  })
+  .passthrough()
+
+const chatRequest = z
+  .object({
+    model: z.string().min(1, 'must be a non-empty string'),
+    messages: z.array(message).min(1, 'must hold at least one message'),
+    stream: z.boolean().optional(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullish(),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    n: z.number().int().min(1).nullish(),
+    max_tokens: z.number().int().min(1).nullish(),
+    max_completion_tokens: z.number().int().min(1).nullish(),
+    presence_penalty: z.number().min(-2).max(2).nullish(),
+    frequency_penalty: z.number().min(-2).max(2).nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
+    web_search_options: z.object({}).passthrough().nullish(),
+    tools: z.array(z.unknown()).nullish(),
+    tool_choice: z.unknown().optional(),
+    functions: z.array(z.unknown()).nullish(),
+    response_format: z.object({ type: z.string() }).passthrough().nullish(),
+    logprobs: z.boolean().nullish(),
+  })
+  .passthrough()
+
+export type ChatRequestBody = z.infer<typeof chatRequest>
+
+/** A validated request, in the terms the pipeline works with. */
+export interface ChatRequest {
+  /** The model id as the client asked (shown back in responses). */
+  model: string
+  /** The platform's model id (`:online` suffix removed). */
+  upstreamModel: string
+  stream: boolean
+  includeUsage: boolean
+  temperature: number
+  /** `maxToken` of the session: 0 means no limit. */
+  maxTokens: number
+  presencePenalty: number
+  frequencyPenalty: number
+  stop: string[]
+  online: boolean
+  thinking?: string
+  /** The whole conversation as one prompt. */
+  prompt: string
+  messageCount: number
+}
+
+function _path(path: PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
+}
+
+function _badRequest(message: string, param: string): XipuError {
+  return new XipuError('E_BAD_REQUEST', message, { param })
+}
+
+/**
+ * Validates a parsed JSON body. Throws `E_BAD_REQUEST` naming the parameter.
+ *
+ * @example
+ * const request = parseChatRequest(await readBody(event))
+ */
+export function parseChatRequest(body: unknown): ChatRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw _badRequest('The request body must be a JSON object with "model" and "messages".', 'body')
+  }
+  const parsed = chatRequest.safeParse(body)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const param = _path(issue.path) || 'body'
+    const detail =
+      issue.code === 'invalid_type'
+        ? issue.received === 'undefined'
+          ? 'is required'
+          : `must be ${issue.expected} (got ${issue.received})`
+        : issue.message.replace(/^Invalid input$/, 'is not valid')
+    throw _badRequest(`Invalid value for '${param}': ${detail}.`, param)
+  }
+  const r = parsed.data
+  if (r.n != null && r.n > 1) throw _badRequest(`'n' > 1 is not supported: the platform gives one answer per request. Send n: 1 or leave it out.`, 'n')
+  if ((r.tools && r.tools.length > 0) || (r.functions && r.functions.length > 0)) {
+    throw _badRequest(`'tools' are not supported: the platform has no function calling. Leave 'tools' out.`, r.tools ? 'tools' : 'functions')
+  }
+  if (r.response_format && r.response_format.type !== 'text') {
+    throw _badRequest(`'response_format' of type '${r.response_format.type}' is not supported: the platform cannot enforce JSON. Use type 'text' or leave it out.`, 'response_format')
+  }
+  if (r.logprobs) throw _badRequest(`'logprobs' is not supported by the platform. Leave it out.`, 'logprobs')
+
+  r.messages.forEach((m, i) => {
+    if (!Array.isArray(m.content)) return
+    m.content.forEach((part, j) => {
+      const type = (part as { type: string }).type
+      if (type === 'text') return
+      const param = `messages[${i}].content[${j}]`
+      if (type === 'image_url') throw _badRequest(`Images are not supported yet (${param}): send text only.`, param)
+      throw _badRequest(`Content parts of type '${type}' are not supported (${param}): send text parts.`, param)
+    })
+  })
+
+  const online = r.model.endsWith(':online') || r.web_search_options != null
+  const upstreamModel = r.model.replace(/:online$/, '')
+  if (upstreamModel === '') throw _badRequest(`Invalid value for 'model': name a model before ':online'.`, 'model')
+  const prompt = flattenMessages(r.messages)
+  if (prompt.trim() === '') throw _badRequest(`'messages' hold no text to send.`, 'messages')
+
+  return {
+    model: r.model,
+    upstreamModel,
+    stream: r.stream ?? false,
+    includeUsage: r.stream_options?.include_usage ?? false,
+    temperature: r.temperature ?? 0.7,
+    maxTokens: r.max_completion_tokens ?? r.max_tokens ?? 0,
+    presencePenalty: r.presence_penalty ?? 0,
+    frequencyPenalty: r.frequency_penalty ?? 0,
+    stop: r.stop == null ? [] : (Array.isArray(r.stop) ? r.stop : [r.stop]).filter((s) => s !== ''),
+    online,
+    thinking: r.reasoning_effort ?? undefined,
+    prompt,
+    messageCount: r.messages.length,
+  }
+}
+
+const _ROLE_LABEL: Record<string, string> = {
+  system: 'System',
+  developer: 'System',
+  user: 'User',
+  assistant: 'Assistant',
+  tool: 'Tool',
+  function: 'Tool',
+}
+
+/**
+ * Flattens a conversation into one prompt, as the original adapter did: each
+ * message as `Role:` and its content, a blank line between. The platform keeps
+ * history per session, and the adapter's sessions are fresh, so the whole
+ * conversation must travel in the one `text` field.
+ *
+ * @example
+ * flattenMessages([{ role: 'user', content: 'Hi' }]) // 'User:\nHi'
+ */
+export function flattenMessages(messages: Array<{ role: string; content?: unknown }>): string {
+  return messages
+    .map((m) => ({ role: _ROLE_LABEL[m.role] ?? 'User', text: _textOf(m.content) }))
+    .filter((m) => m.text.trim() !== '')
+    .map((m) => `${m.role}:\n${m.text}`)
+    .join('\n\n')
+}
+
+function _textOf(content: unknown): string {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
+  return content
+    .filter((p): p is { type: 'text'; text: string } => !!p && typeof p === 'object' && (p as { type?: unknown }).type === 'text')
+    .map((p) => p.text)
+    .join('\n')
+}

@@ -1,0 +1,177 @@
+/**
+ * The one place that maps the platform's answer to OpenAI's shapes: stream
+ * chunks (`chat.completion.chunk`), the non-streaming `chat.completion`, and
+ * usage. Pieces become `delta.content`, reasoning pieces become
+ * `delta.reasoning_content`; the final result is used only for what did not
+ * stream; `stop` sequences cut the relayed text.
+ */
+import { randomBytes } from 'node:crypto'
+import type { ChatRequest } from './openai-request.ts'
+import type { XipuEvent } from './xipu-events.ts'
+
+export interface Delta {
+  role?: 'assistant'
+  content?: string
+  reasoning_content?: string
+}
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+}
+
+export type FinishReason = 'stop' | 'length'
+
+/** A fresh OpenAI-style completion id. */
+export function createCompletionId(): string {
+  return `chatcmpl-${randomBytes(12).toString('base64url')}`
+}
+
+/** Rough token estimate for when the platform gives no counts. */
+function _estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4)
+}
+
+/**
+ * Holds back just enough text to recognise a stop sequence split across
+ * pieces, and cuts the text where the first one starts.
+ */
+export function createStopCutter(stops: string[]) {
+  const longest = Math.max(0, ...stops.map((s) => s.length))
+  let buffer = ''
+  return {
+    /** Adds text; returns what may be relayed now, and whether a stop sequence was hit. */
+    push(text: string): { text: string; stopped: boolean } {
+      if (longest === 0) return { text, stopped: false }
+      buffer += text
+      let cut = -1
+      for (const stop of stops) {
+        const at = buffer.indexOf(stop)
+        if (at !== -1 && (cut === -1 || at < cut)) cut = at
+      }
+      if (cut !== -1) {
+        const out = buffer.slice(0, cut)
+        buffer = ''
+        return { text: out, stopped: true }
+      }
+      let safe = Math.max(0, buffer.length - (longest - 1))
+      // Never split a surrogate pair between two chunks.
+      if (safe > 0 && /[\uD800-\uDBFF]/.test(buffer[safe - 1] ?? '')) safe--
+      const out = buffer.slice(0, safe)
+      buffer = buffer.slice(safe)
+      return { text: out, stopped: false }
+    },
+    /** What is still held back once the answer ended without a stop sequence. */
+    flush(): string {
+      const out = buffer
+      buffer = ''
+      return out
+    },
+  }
+}
+
+/**
+ * Turns the platform's events for one request into OpenAI deltas, and keeps
+ * what the final chunk, the usage and a non-streaming reply need.
+ *
+ * @example
+ * const mapper = createAnswerMapper(request)
+ * for await (const event of events) for (const delta of mapper.feed(event)) send(delta)
+ * const { finishReason, usage } = mapper.finish()
+ */
+export function createAnswerMapper(request: ChatRequest) {
+  const cutter = createStopCutter(request.stop)
+  let content = ''
+  let reasoning = ''
+  let streamedContent = false
+  let streamedReasoning = false
+  let stopped = false
+  let result: Extract<XipuEvent, { kind: 'result' }> | undefined
+
+  function _content(text: string): Delta[] {
+    if (stopped) return []
+    const cut = cutter.push(text)
+    stopped = cut.stopped
+    content += cut.text
+    return cut.text ? [{ content: cut.text }] : []
+  }
+
+  return {
+    /** Deltas to relay for one platform event. */
+    feed(event: XipuEvent): Delta[] {
+      if (event.kind === 'content') {
+        streamedContent = true
+        return _content(event.text)
+      }
+      if (event.kind === 'reasoning') {
+        streamedReasoning = true
+        reasoning += event.text
+        return [{ reasoning_content: event.text }]
+      }
+      result = event
+      const out: Delta[] = []
+      // The result repeats the whole answer: use it only for what did not stream.
+      if (!streamedReasoning && event.reason) {
+        reasoning += event.reason
+        out.push({ reasoning_content: event.reason })
+      }
+      if (!streamedContent && event.aiText) out.push(..._content(event.aiText))
+      return out
+    },
+    /** Whether a stop sequence was hit (the caller stops reading the platform). */
+    isStopped: () => stopped,
+    /** The last deltas, the finish reason and the usage, once the platform is done. */
+    finish(): { deltas: Delta[]; finishReason: FinishReason; usage: Usage } {
+      const rest = stopped ? '' : cutter.flush()
+      content += rest
+      const prompt = result?.promptTokens ?? _estimateTokens(request.prompt)
+      const completion = result?.completionTokens ?? _estimateTokens(content) + _estimateTokens(reasoning)
+      const finishReason: FinishReason = !stopped && request.maxTokens > 0 && completion >= request.maxTokens ? 'length' : 'stop'
+      return {
+        deltas: rest ? [{ content: rest }] : [],
+        finishReason,
+        usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+      }
+    },
+    /** Everything relayed so far. */
+    text: () => ({ content, reasoning }),
+  }
+}
+
+/** One `chat.completion.chunk`. */
+export function createChunk(id: string, created: number, model: string, delta: Delta, finishReason: FinishReason | null = null) {
+  return {
+    id,
+    object: 'chat.completion.chunk' as const,
+    created,
+    model,
+    system_fingerprint: null,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+  }
+}
+
+/** The usage chunk of `stream_options.include_usage`: empty `choices`. */
+export function createUsageChunk(id: string, created: number, model: string, usage: Usage) {
+  return { id, object: 'chat.completion.chunk' as const, created, model, system_fingerprint: null, choices: [], usage }
+}
+
+/** A whole non-streaming `chat.completion`. */
+export function createCompletion(id: string, created: number, model: string, answer: { content: string; reasoning: string }, finishReason: FinishReason, usage: Usage) {
+  return {
+    id,
+    object: 'chat.completion' as const,
+    created,
+    model,
+    system_fingerprint: null,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant' as const, content: answer.content, refusal: null, ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}) },
+        logprobs: null,
+        finish_reason: finishReason,
+      },
+    ],
+    usage,
+  }
+}

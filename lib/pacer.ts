@@ -1,0 +1,182 @@
+/**
+ * The one queue that spaces every call to the platform. XIPU limits how often
+ * one user calls its API at all, across every endpoint (HTTP 429 "Request too
+ * fast"), so the start of each call, of every kind and from every request,
+ * waits until at least `minGapMs` have passed since the start of the one
+ * before. The original adapter's fixed sleep failed as soon as two clients
+ * overlapped; one FIFO queue cannot.
+ *
+ * Three priorities: `request` (calls a client is waiting for), `cleanup`
+ * (deletes: they must happen soon, not first) and `idle` (preparing a session
+ * for the next request: only when nothing else waits). A cleanup call that
+ * waited longer than `agingMs` is served as a request, so deletes never starve.
+ */
+import { XipuError } from './errors.ts'
+
+// Calls are timed here, but the platform times their arrival; a small margin
+// absorbs event-loop and network jitter so that "exactly the gap" never lands
+// a hair under it.
+const PACE_MARGIN_MS = 15
+
+export type Priority = 'request' | 'cleanup' | 'idle'
+
+export interface PacerOptions {
+  /** Gap between the starts of two calls, in ms; read at every call so a changed setting applies. */
+  minGapMs: () => number
+  /** `request` calls allowed to wait at once; one more is refused with E_QUEUE_FULL (default 64). */
+  queueMax?: () => number
+  /** Longest a `request` call may wait for its turn, in ms (default 120000). */
+  queueTimeoutMs?: () => number
+  /** A `cleanup` call waiting this long is served as a request (default 10000). */
+  agingMs?: number
+  /** Called at the start of every call (the keepalive uses it to keep its calls apart). */
+  onCall?: (label: string) => void
+}
+
+export interface Turn {
+  priority?: Priority
+  signal?: AbortSignal
+  /** Names the call in logs and errors: `saveSession`, `completions`, … */
+  label?: string
+}
+
+interface _Waiter {
+  priority: Priority
+  label: string
+  enqueuedAt: number
+  resolve: () => void
+  reject: (error: unknown) => void
+  cleanup: () => void
+}
+
+const _RANK: Record<Priority, number> = { request: 0, cleanup: 1, idle: 2 }
+
+/**
+ * @example
+ * const pacer = createPacer({ minGapMs: () => 1000 })
+ * const reply = await pacer.run(() => fetch(url), { label: 'config' })
+ */
+export function createPacer(options: PacerOptions) {
+  const queue: _Waiter[] = []
+  const agingMs = options.agingMs ?? 10_000
+  let lastStartAt = Number.NEGATIVE_INFINITY
+  let timer: NodeJS.Timeout | undefined
+  let calls = 0
+
+  function _next(now: number): _Waiter | undefined {
+    let best: _Waiter | undefined
+    for (const waiter of queue) {
+      const rank = waiter.priority === 'cleanup' && now - waiter.enqueuedAt >= agingMs ? 0 : _RANK[waiter.priority]
+      const bestRank = best ? (best.priority === 'cleanup' && now - best.enqueuedAt >= agingMs ? 0 : _RANK[best.priority]) : 99
+      // Strictly better rank wins; equal ranks keep arrival order (FIFO).
+      if (rank < bestRank) best = waiter
+    }
+    return best
+  }
+
+  function _pump(): void {
+    if (timer || queue.length === 0) return
+    const now = performance.now()
+    const wait = lastStartAt + options.minGapMs() + PACE_MARGIN_MS - now
+    if (wait > 0) {
+      timer = setTimeout(() => {
+        timer = undefined
+        _pump()
+      }, wait)
+      return
+    }
+    const waiter = _next(now)
+    if (!waiter) return
+    queue.splice(queue.indexOf(waiter), 1)
+    waiter.cleanup()
+    lastStartAt = now
+    calls++
+    options.onCall?.(waiter.label)
+    waiter.resolve()
+    // The next turn is at least a gap away; schedule it now.
+    _pump()
+  }
+
+  /** Waits for this call's turn. Resolve means: start the call now. */
+  function waitTurn(turn: Turn = {}): Promise<void> {
+    const priority = turn.priority ?? 'request'
+    const label = turn.label ?? 'call'
+    if (turn.signal?.aborted) return Promise.reject(new XipuError('E_ABORTED', `${label}: the client went away`))
+    if (priority === 'request') {
+      const waiting = queue.filter((w) => w.priority === 'request').length
+      const max = options.queueMax?.() ?? 64
+      if (waiting >= max) {
+        const retryAfter = Math.max(1, Math.ceil(((waiting + 1) * options.minGapMs()) / 1000))
+        return Promise.reject(
+          new XipuError('E_QUEUE_FULL', `${waiting} requests are already waiting for the platform (XIPU_QUEUE_MAX=${max}). Retry in ${retryAfter} s.`, { retryAfter }),
+        )
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = options.queueTimeoutMs?.() ?? 120_000
+      const timeout =
+        priority === 'request'
+          ? setTimeout(() => {
+              _remove(waiter)
+              reject(new XipuError('E_QUEUE_TIMEOUT', `${label} waited ${Math.round(timeoutMs / 1000)} s for its turn at the platform (XIPU_QUEUE_TIMEOUT_MS). The adapter is overloaded: retry later.`, { retryAfter: 5 }))
+            }, timeoutMs)
+          : undefined
+      const onAbort = () => {
+        _remove(waiter)
+        reject(new XipuError('E_ABORTED', `${label}: the client went away`))
+      }
+      const waiter: _Waiter = {
+        priority,
+        label,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timeout)
+          turn.signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      turn.signal?.addEventListener('abort', onAbort, { once: true })
+      queue.push(waiter)
+      _pump()
+    })
+  }
+
+  function _remove(waiter: _Waiter): void {
+    const index = queue.indexOf(waiter)
+    if (index !== -1) queue.splice(index, 1)
+    waiter.cleanup()
+  }
+
+  return {
+    waitTurn,
+    /** Runs `fn` when its turn comes. */
+    async run<T>(fn: () => Promise<T>, turn: Turn = {}): Promise<T> {
+      await waitTurn(turn)
+      return fn()
+    },
+    /** Calls waiting, by priority. */
+    depth(): Record<Priority, number> {
+      const out: Record<Priority, number> = { request: 0, cleanup: 0, idle: 0 }
+      for (const w of queue) out[w.priority]++
+      return out
+    },
+    /** Whether nothing is waiting (an idle-priority task may go). */
+    isIdle: () => queue.length === 0,
+    /** How many calls have started. */
+    callCount: () => calls,
+    /** When the last call started (`performance.now()` time), or -Infinity. */
+    lastStartAt: () => lastStartAt,
+    /** Rejects every waiting call (shutdown). */
+    rejectAll(error: unknown): void {
+      for (const waiter of queue.splice(0)) {
+        waiter.cleanup()
+        waiter.reject(error)
+      }
+      if (timer) clearTimeout(timer)
+      timer = undefined
+    },
+  }
+}
+
+export type Pacer = ReturnType<typeof createPacer>

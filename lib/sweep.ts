@@ -1,0 +1,103 @@
+/**
+ * Finds and deletes orphan sessions: sessions an adapter created and never
+ * deleted (it crashed, the machine slept, the network dropped). Only the
+ * adapter's own sessions are ever deleted: those its journals name, and those
+ * whose name carries the adapter's prefix; every other session is one of the
+ * user's own web chats and is never touched.
+ */
+import type { ConsolaInstance } from 'consola'
+import { forgetJournalEntries, readJournals, type Journal } from './journal.ts'
+import { isAdapterSessionName, sessionNameTime } from './session-names.ts'
+import type { XipuClient } from './xipu-client.ts'
+
+// A prefixed session that no journal names yet may be a few milliseconds old
+// (created, journal not yet written): leave it alone for this long.
+const UNJOURNALED_GRACE_MS = 60_000
+
+export interface SweepOptions {
+  client: XipuClient
+  stateDir: string
+  apiBase: string
+  /** The longest a request may take: a live adapter's session older than this is an orphan. */
+  maxRequestMs: number
+  /** This process's journal and the ids it is using right now (never swept). */
+  ownJournal?: Journal
+  activeIds?: ReadonlySet<number>
+  log?: ConsolaInstance
+  now?: number
+}
+
+export interface SweepResult {
+  /** Sessions deleted. */
+  deleted: number[]
+  /** Sessions on the platform that are the user's own (not the adapter's). */
+  userSessions: number
+  /** Sessions on the platform in all. */
+  totalSessions: number
+}
+
+/**
+ * Lists the platform's sessions (one call), then deletes every orphan in one
+ * more call. Journal entries of sessions that no longer exist are forgotten.
+ *
+ * @example
+ * const { deleted } = await sweepOrphans({ client, stateDir, apiBase, maxRequestMs })
+ */
+export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> {
+  const now = options.now ?? Date.now()
+  const journals = readJournals(options.stateDir).filter((j) => j.apiBase === options.apiBase)
+  const ownFile = options.ownJournal?.file
+  const active = options.activeIds ?? new Set<number>()
+
+  const journaled = new Set<number>()
+  const candidates = new Map<number, string | undefined>() // id → journal file to update (dead ones only)
+  for (const journal of journals) {
+    const own = journal.file === ownFile
+    for (const entry of journal.sessions) {
+      journaled.add(entry.id)
+      if (own && active.has(entry.id)) continue
+      const old = now - entry.createdAt > options.maxRequestMs
+      if (!journal.alive) candidates.set(entry.id, journal.file)
+      else if (old) candidates.set(entry.id, own ? undefined : '')
+    }
+  }
+
+  const sessions = await options.client.listSessions({ priority: 'cleanup' })
+  const existing = new Map(sessions.map((s) => [s.id, s]))
+  let userSessions = 0
+  for (const session of sessions) {
+    if (!isAdapterSessionName(session.name)) {
+      userSessions++
+      continue
+    }
+    if (journaled.has(session.id) || active.has(session.id)) continue
+    const createdAt = sessionNameTime(session.name)
+    if (createdAt === undefined || now - createdAt > UNJOURNALED_GRACE_MS) candidates.set(session.id, undefined)
+  }
+
+  // Delete only what exists and, where the platform tells its name, carries our prefix.
+  const toDelete = [...candidates.keys()].filter((id) => {
+    const session = existing.get(id)
+    return session !== undefined && (session.name === undefined || isAdapterSessionName(session.name))
+  })
+  if (toDelete.length > 0) {
+    await options.client.deleteSessions(toDelete, { priority: 'cleanup' })
+    options.log?.info(`Swept ${toDelete.length} orphan session(s) left by earlier requests: ${toDelete.join(', ')}`)
+  }
+
+  // Forget journal entries that are deleted now or were already gone.
+  const forget = new Map<string, number[]>()
+  for (const [id, file] of candidates) {
+    if (existing.has(id) && !toDelete.includes(id)) continue
+    if (file) forget.set(file, [...(forget.get(file) ?? []), id])
+    else if (file === undefined) options.ownJournal?.remove(id)
+  }
+  for (const journal of journals) {
+    if (journal.alive) continue
+    const gone = journal.sessions.filter((s) => !existing.has(s.id)).map((s) => s.id)
+    forget.set(journal.file, [...new Set([...(forget.get(journal.file) ?? []), ...gone])])
+  }
+  for (const [file, ids] of forget) if (ids.length > 0) forgetJournalEntries(file, ids)
+
+  return { deleted: toDelete, userSessions, totalSessions: sessions.length - toDelete.length }
+}

@@ -1,0 +1,301 @@
+/**
+ * The one client of the XIPU platform. It owns the base URL, the headers the
+ * web client sends, the pacing (every call waits its turn in the one pacer),
+ * retries of calls that failed before any byte was relayed, and the mapping
+ * of platform failures to `XipuError` codes.
+ */
+import { ofetch, type FetchResponse } from 'ofetch'
+import { EventSourceParserStream } from 'eventsource-parser/stream'
+import { isAbortError, isXipuError, XipuError } from './errors.ts'
+import type { Pacer, Priority } from './pacer.ts'
+import type { Settings } from './settings.ts'
+import { isSuccessCode, parseXipuEvent, type XipuEvent } from './xipu-events.ts'
+
+// The web client's own headers; the gateway is known to check origin and referer.
+const WEB_ORIGIN = 'https://xipuai.xjtlu.edu.cn'
+const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36'
+
+const RETRY_BASE_MS = 500 // doubled each attempt, on top of the pacer's own gap
+const RETRY_MAX_MS = 8000
+
+export interface CatalogModel {
+  id: string
+  label?: string
+  multimodal: boolean
+}
+
+export interface XipuSession {
+  id: number
+  name: string
+  model?: string
+  contextCount?: number
+}
+
+export interface SessionFields {
+  name: string
+  model: string
+  temperature: number
+  maxToken: number
+  presencePenalty: number
+  frequencyPenalty: number
+}
+
+export interface CompletionPayload {
+  sessionId: number
+  text: string
+  files?: string[]
+  online?: boolean
+  thinking?: string
+}
+
+export interface CallOptions {
+  priority?: Priority
+  signal?: AbortSignal
+  /** Retries after a 429, 5xx or network failure (default: the `XIPU_MAX_RETRIES` setting). */
+  retries?: number
+}
+
+/**
+ * @example
+ * const client = createXipuClient({ settings: () => store.get(), pacer })
+ * const { id } = await client.saveSession({ name, model: 'gpt-4.1', … })
+ */
+export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer }) {
+  function _headers(settings: Settings): Record<string, string> {
+    if (!settings.jmToken) throw new XipuError('E_NO_TOKEN', 'No JM_TOKEN is configured. Run npx tsx auth.ts to log in.')
+    const headers: Record<string, string> = {
+      accept: 'application/json, text/plain, */*',
+      'content-type': 'application/json',
+      origin: WEB_ORIGIN,
+      referer: `${WEB_ORIGIN}/`,
+      'user-agent': USER_AGENT,
+      'jm-token': settings.jmToken,
+    }
+    if (settings.sdpSession) headers['sdp-app-session'] = settings.sdpSession
+    if (settings.cookie) headers.cookie = settings.cookie
+    return headers
+  }
+
+  function _statusError(label: string, status: number, data: unknown): XipuError {
+    const msg = data && typeof data === 'object' && typeof (data as { msg?: unknown }).msg === 'string' ? (data as { msg: string }).msg : ''
+    if (status === 403 || status === 401) {
+      return new XipuError('E_TOKEN_EXPIRED', 'The platform rejected the token (HTTP 403): it has expired or was revoked. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
+    }
+    if (status === 429) {
+      return new XipuError('E_RATE_LIMITED', `The platform said "${msg || 'Request too fast'}" (HTTP 429) on ${label}.`, { upstreamStatus: 429, retryAfter: 2 })
+    }
+    return new XipuError('E_UPSTREAM', `The platform answered HTTP ${status} on ${label}${msg ? `: ${msg}` : ''}.`, { upstreamStatus: status })
+  }
+
+  function _codeError(label: string, data: { code?: unknown; msg?: unknown }): XipuError {
+    const msg = typeof data.msg === 'string' ? data.msg : `code ${String(data.code)}`
+    if (/\d+\s+sessions/i.test(msg) && /delete/i.test(msg)) {
+      return new XipuError('E_SESSION_CAP', `The platform holds its limit of 50 sessions for this account ("${msg}").`)
+    }
+    return new XipuError('E_UPSTREAM', `The platform refused ${label}: ${msg}`)
+  }
+
+  function _isRetryable(error: unknown): boolean {
+    if (!isXipuError(error)) return false
+    if (error.code === 'E_RATE_LIMITED' || error.code === 'E_UNREACHABLE') return true
+    return error.code === 'E_UPSTREAM' && (error.upstreamStatus ?? 0) >= 500
+  }
+
+  /** One paced attempt after another until success, a final error, or no retries left. */
+  async function _withRetries<T>(label: string, options: CallOptions, attempt: (settings: Settings, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const settings = deps.settings()
+    const retries = options.retries ?? settings.maxRetries
+    for (let i = 0; ; i++) {
+      await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, label })
+      const current = deps.settings()
+      const timeout = AbortSignal.timeout(current.callTimeoutMs)
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+      try {
+        return await attempt(current, signal)
+      } catch (raw) {
+        const error = _normalize(label, raw, options.signal, timeout)
+        if (i >= retries || !_isRetryable(error)) throw error
+        const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
+        await _sleep(backoff, options.signal)
+      }
+    }
+  }
+
+  function _normalize(label: string, error: unknown, signal: AbortSignal | undefined, timeout: AbortSignal): XipuError {
+    if (isXipuError(error)) return error
+    if (signal?.aborted) return new XipuError('E_ABORTED', `${label}: the client went away`, { cause: error })
+    if (timeout.aborted) return new XipuError('E_UNREACHABLE', `The platform did not answer ${label} in time (XIPU_CALL_TIMEOUT_MS).`, { cause: error })
+    const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)
+    return new XipuError('E_UNREACHABLE', `The platform could not be reached for ${label} (${reason}). Check the network or XIPU_API_BASE.`, { cause: error })
+  }
+
+  async function _json<T>(label: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<T> {
+    return _withRetries(label, options, async (settings, signal) => {
+      const query: Record<string, string> = { sf_request_type: 'ajax' }
+      if (method === 'GET') query.lang = settings.lang
+      const response: FetchResponse<unknown> = await ofetch.raw(`${settings.apiBase}/${path}`, {
+        method,
+        query,
+        headers: _headers(settings),
+        body: body ? { ...body, lang: settings.lang } : undefined,
+        signal,
+        retry: 0,
+        ignoreResponseError: true,
+        responseType: 'json',
+      })
+      const data = response._data as { code?: unknown; msg?: unknown; data?: unknown } | undefined
+      if (!response.ok) throw _statusError(label, response.status, data)
+      if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', `The platform answered ${label} with something that is not JSON.`)
+      if (!isSuccessCode(data.code)) throw _codeError(label, data)
+      return data.data as T
+    })
+  }
+
+  /**
+   * Starts a completion and returns its events once the platform has begun
+   * to answer; failures before that are retried. The iterator aborts the
+   * upstream request when it is closed early, ends with `E_STREAM_TRUNCATED`
+   * when `[DONE]` never came and `E_STREAM_STALLED` after `idleTimeoutMs` of
+   * silence.
+   */
+  async function openCompletion(payload: CompletionPayload, options: CallOptions = {}): Promise<AsyncGenerator<XipuEvent>> {
+    const opened = await _withRetries('completions', options, async (settings, signal) => {
+      // One controller per attempt. Until the platform starts answering, the call
+      // timeout may abort it too; after that only the client (or the idle timeout).
+      const controller = new AbortController()
+      const abort = () => controller.abort()
+      signal.addEventListener('abort', abort, { once: true })
+      try {
+        const response = await ofetch.raw(`${settings.apiBase}/completions`, {
+          method: 'POST',
+          query: { sf_request_type: 'fetch' },
+          headers: { ..._headers(settings), accept: 'text/event-stream' },
+          body: {
+            text: payload.text,
+            files: payload.files ?? [],
+            sessionId: String(payload.sessionId),
+            online: payload.online ? 1 : 0,
+            ...(payload.thinking ? { thinking: payload.thinking } : {}),
+            responseId: null,
+            lang: settings.lang,
+          },
+          signal: controller.signal,
+          retry: 0,
+          ignoreResponseError: true,
+          responseType: 'stream',
+        })
+        const stream = response._data as ReadableStream<Uint8Array> | undefined
+        if (!response.ok) throw _statusError('completions', response.status, await _readJson(stream))
+        if (!stream) throw new XipuError('E_UPSTREAM', 'The platform answered completions with an empty body.')
+        if (/json/i.test(response.headers.get('content-type') ?? '')) {
+          // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
+          const data = (await _readJson(stream)) ?? {}
+          throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
+        }
+        options.signal?.addEventListener('abort', abort, { once: true })
+        if (options.signal?.aborted) abort()
+        return { stream, controller }
+      } catch (error) {
+        abort()
+        throw error
+      } finally {
+        signal.removeEventListener('abort', abort)
+      }
+    })
+    return _readEvents(opened.stream, opened.controller, deps.settings().idleTimeoutMs, options.signal)
+  }
+
+  return {
+    openCompletion,
+    /** The platform's model catalog (`GET config`). */
+    async getCatalog(options?: CallOptions): Promise<CatalogModel[]> {
+      const data = await _json<{ models?: unknown[] }>('config', 'GET', 'config', undefined, options)
+      return (data?.models ?? []).map(_catalogModel).filter((m): m is CatalogModel => m !== undefined)
+    },
+    /** Every session of the account, the user's own web chats included. */
+    async listSessions(options?: CallOptions): Promise<XipuSession[]> {
+      const data = await _json<unknown[]>('session', 'GET', 'session', undefined, options)
+      return (Array.isArray(data) ? data : []).filter((s): s is XipuSession => !!s && typeof s === 'object' && Number.isInteger(Number((s as XipuSession).id))).map((s) => ({ ...s, id: Number(s.id) }))
+    },
+    /** Creates a session, or updates session `id`. */
+    async saveSession(fields: SessionFields & { id?: number }, options?: CallOptions): Promise<{ id: number }> {
+      const data = await _json<{ id?: unknown }>('saveSession', 'POST', 'saveSession', { ...fields }, options)
+      const id = Number(data?.id ?? fields.id)
+      if (!Number.isInteger(id)) throw new XipuError('E_UPSTREAM', 'The platform created a session but did not say its id.')
+      return { id }
+    },
+    /** Deletes sessions by id. */
+    async deleteSessions(ids: number[], options?: CallOptions): Promise<void> {
+      await _json('delSession', 'POST', 'delSession', { ids }, options)
+    },
+  }
+}
+
+export type XipuClient = ReturnType<typeof createXipuClient>
+
+function _catalogModel(entry: unknown): CatalogModel | undefined {
+  if (typeof entry === 'string') return entry ? { id: entry, multimodal: false } : undefined
+  if (!entry || typeof entry !== 'object') return undefined
+  const e = entry as Record<string, unknown>
+  const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
+  if (!id) return undefined
+  return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
+}
+
+async function _readJson(stream: ReadableStream<Uint8Array> | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {
+  if (!stream) return undefined
+  try {
+    return JSON.parse(await new Response(stream).text()) as { code?: unknown; msg?: unknown }
+  } catch {
+    return undefined
+  }
+}
+
+async function* _readEvents(body: ReadableStream<Uint8Array>, upstream: AbortController, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
+  // TextDecoderStream keeps a multibyte character that was cut between chunks whole.
+  const reader = body
+    .pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>)
+    .pipeThrough(new EventSourceParserStream())
+    .getReader()
+  let sawDone = false
+  try {
+    for (;;) {
+      let idle: NodeJS.Timeout | undefined
+      const stalled = new Promise<never>((_, reject) => {
+        idle = setTimeout(() => reject(new XipuError('E_STREAM_STALLED', `The platform stream was silent for ${Math.round(idleTimeoutMs / 1000)} s (XIPU_IDLE_TIMEOUT_MS) and was ended.`)), idleTimeoutMs)
+      })
+      let result: ReadableStreamReadResult<{ data: string }>
+      try {
+        result = await Promise.race([reader.read(), stalled])
+      } catch (error) {
+        if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
+        if (isXipuError(error)) throw error
+        throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
+      } finally {
+        clearTimeout(idle)
+      }
+      if (result.done) break
+      if (result.value.data.trim() === '[DONE]') {
+        sawDone = true
+        break
+      }
+      const event = parseXipuEvent(result.value.data)
+      if (event) yield event
+    }
+    if (!sawDone) throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE]: the answer is incomplete.')
+  } finally {
+    upstream.abort()
+    reader.cancel().catch(() => {})
+  }
+}
+
+function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new XipuError('E_ABORTED', 'the client went away'))
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer)
+      reject(new XipuError('E_ABORTED', 'the client went away'))
+    }, { once: true })
+  })
+}
