@@ -86,6 +86,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
       const closing = server.close(graceMs)
       while (sessions.activeCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       await closing
+      sessions.close()
       await sessions.drain(Math.max(2000, deadline - Date.now() + 2000))
       pacer.rejectAll(new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down.'))
     },

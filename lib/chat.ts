@@ -46,18 +46,26 @@ export function createChatPipeline(deps: ChatDeps) {
      * byte can still be answered with a proper HTTP status.
      */
     async open(request: ChatRequest, signal?: AbortSignal): Promise<OpenedChat> {
-      for (let healed = false; ; healed = true) {
-        let sessionId: number | undefined
+      let healed = false
+      let freshRetry = false
+      for (;;) {
+        let session: { id: number; reused: boolean } | undefined
         try {
-          sessionId = await deps.sessions.acquire(request, signal)
+          session = await deps.sessions.acquire(request, signal)
           const events = await deps.client.openCompletion(
-            { sessionId, text: request.prompt, online: request.online, thinking: request.thinking },
+            { sessionId: session.id, text: request.prompt, online: request.online, thinking: request.thinking },
             { signal },
           )
-          return { sessionId, events: _releasing(events, sessionId) }
+          return { sessionId: session.id, events: _releasing(events, session.id) }
         } catch (error) {
-          if (sessionId !== undefined) void deps.sessions.release(sessionId)
+          if (session !== undefined) void deps.sessions.release(session.id)
+          // A ready session can vanish (deleted in the web app): retry once with a fresh one.
+          if (session?.reused && !freshRetry && isXipuError(error, 'E_UPSTREAM')) {
+            freshRetry = true
+            continue
+          }
           if (!healed && isXipuError(error, 'E_TOKEN_EXPIRED') && deps.reauth) {
+            healed = true
             deps.log.warn('The platform rejected the token (403): logging in again, then retrying the request once.')
             if (await deps.reauth()) continue
           }

@@ -17,6 +17,14 @@ import { sweepOrphans } from './sweep.ts'
 import type { SessionFields, XipuClient } from './xipu-client.ts'
 
 const DELETE_ATTEMPTS = 4 // each already retried by the client; then the sweeper takes over
+// A ready session older than this is replaced: it may have been deleted in the web app,
+// and the sweeper treats sessions older than XIPU_MAX_REQUEST (15 min) as orphans.
+const READY_MAX_AGE_MS = 10 * 60_000
+
+/** What makes two requests' sessions interchangeable (everything but the name). */
+function _fieldsKey(f: SessionFields): string {
+  return JSON.stringify([f.model, f.temperature, f.maxToken, f.presencePenalty, f.frequencyPenalty])
+}
 
 /** The session fields a request asks for. */
 export function toSessionFields(request: ChatRequest, now = new Date()): SessionFields {
@@ -39,6 +47,53 @@ export function toSessionFields(request: ChatRequest, now = new Date()): Session
 export function createSessionManager(deps: { client: XipuClient; journal: Journal; settings: () => Settings; log: ConsolaInstance }) {
   const active = new Set<number>()
   const deleting = new Map<number, Promise<void>>()
+  // The ready session: created while the adapter is idle, with the parameters of the
+  // most recent request, so that the next request can go straight to completions.
+  let ready: { id: number; fields: SessionFields; at: number } | undefined
+  let preparing = false
+  let lastFields: SessionFields | undefined
+  let closed = false
+
+  /**
+   * Keeps one session ready. It waits at the pacer's `idle` priority, so it only
+   * takes a turn when no request and no delete is waiting; a refusal (429, the
+   * session cap) is not retried: the next request simply creates its own.
+   */
+  async function _prepare(): Promise<void> {
+    if (closed || preparing || ready || !lastFields || !deps.settings().prepareSession) return
+    preparing = true
+    try {
+      const fields = { ...lastFields, name: createSessionName() }
+      const { id } = await deps.client.saveSession(fields, { priority: 'idle', retries: 0 })
+      deps.journal.add({ id, createdAt: Date.now(), name: fields.name })
+      if (closed) void _release(id)
+      else ready = { id, fields, at: Date.now() }
+    } catch (error) {
+      deps.log.debug(`No ready session this time: ${(error as Error).message}`)
+    } finally {
+      preparing = false
+    }
+  }
+
+  /** Takes the ready session if there is a fresh one (a stale one is deleted). */
+  function _takeReady(): typeof ready {
+    const taken = ready
+    ready = undefined
+    if (taken && Date.now() - taken.at > READY_MAX_AGE_MS) {
+      void _release(taken.id)
+      return undefined
+    }
+    return taken
+  }
+
+  function _release(id: number): Promise<void> {
+    active.delete(id)
+    const existing = deleting.get(id)
+    if (existing) return existing
+    const promise = _delete(id).finally(() => deleting.delete(id))
+    deleting.set(id, promise)
+    return promise
+  }
 
   async function _create(fields: SessionFields, signal?: AbortSignal): Promise<number> {
     const { id } = await deps.client.saveSession(fields, { signal })
@@ -81,17 +136,35 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
   }
 
   return {
-    /** Creates a session for `request`; at the session cap, sweeps orphans once and tries again. */
-    async acquire(request: ChatRequest, signal?: AbortSignal): Promise<number> {
+    /**
+     * A session for `request`: the ready one when there is one (updated with
+     * `saveSession` and its id if the parameters differ: one call either way,
+     * and it saves the ready one's delete), else a new one. At the session cap,
+     * sweeps the adapter's orphans once and tries again.
+     */
+    async acquire(request: ChatRequest, signal?: AbortSignal): Promise<{ id: number; reused: boolean }> {
       const fields = toSessionFields(request)
+      lastFields = fields
+      const taken = _takeReady()
+      if (taken) {
+        active.add(taken.id)
+        if (_fieldsKey(taken.fields) === _fieldsKey(fields)) return { id: taken.id, reused: true }
+        try {
+          await deps.client.saveSession({ ...fields, name: taken.fields.name, id: taken.id }, { signal })
+          return { id: taken.id, reused: true }
+        } catch (error) {
+          void _release(taken.id)
+          throw error
+        }
+      }
       try {
-        return await _create(fields, signal)
+        return { id: await _create(fields, signal), reused: false }
       } catch (error) {
         if (!isXipuError(error, 'E_SESSION_CAP')) throw error
         const room = await _makeRoom(signal)
         if (room.freed > 0) {
           deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
-          return _create(fields, signal)
+          return { id: await _create(fields, signal), reused: false }
         }
         throw new XipuError(
           'E_SESSION_CAP',
@@ -101,21 +174,33 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       }
     },
 
-    /** Deletes the session soon (through the pacer, behind waiting requests) and forgets it. */
+    /**
+     * Deletes the session soon (through the pacer, behind waiting requests) and
+     * forgets it; then, once the adapter is idle, prepares the next ready session.
+     */
     release(id: number): Promise<void> {
-      active.delete(id)
-      const existing = deleting.get(id)
-      if (existing) return existing
-      const promise = _delete(id).finally(() => deleting.delete(id))
-      deleting.set(id, promise)
+      const promise = _release(id)
+      void _prepare()
       return promise
     },
 
+    /** The ready session's id, if one is waiting. */
+    readyId: () => ready?.id,
+
     /** Sessions in use by a request right now. */
     activeCount: () => active.size,
-    activeIds: (): ReadonlySet<number> => active,
+    /** Ids a sweep must not touch: sessions in use, and the ready session. */
+    activeIds: (): ReadonlySet<number> => (ready ? new Set([...active, ready.id]) : active),
     /** Sessions created and not yet deleted (in use, or waiting for their delete). */
     inFlight: () => deps.journal.entries().length,
+
+    /** Stops preparing sessions and deletes the ready one (shutdown). */
+    close(): void {
+      closed = true
+      const taken = ready
+      ready = undefined
+      if (taken) void _release(taken.id)
+    },
 
     /** Waits for every pending delete, at most `timeoutMs`. */
     async drain(timeoutMs: number): Promise<void> {
