@@ -74,9 +74,13 @@ async function _readJsonBody(event: H3Event, limit: number): Promise<unknown> {
 export function createAdapterApp(deps: AdapterDeps): H3 {
   const startedAt = Date.now()
   const app = new H3({
+    // h3 would print unhandled errors with console.error, past the redacting logger.
+    silent: true,
     onError: (error) => {
       const cause = (error as HTTPError).cause
-      return toOpenAIErrorResponse(cause instanceof XipuError ? cause : error)
+      const known = cause instanceof XipuError ? cause : error
+      if (!(known instanceof XipuError) && !(HTTPError.isError(known) && !known.unhandled)) deps.log.error('Unexpected error:', known)
+      return toOpenAIErrorResponse(known)
     },
   })
 
@@ -120,7 +124,8 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       apiBase: settings.apiBase,
       token: { ...token, description: describeToken(settings.jmToken) },
       pacer: { gapMs: settings.minGapMs, queue: deps.pacer.depth(), calls: deps.pacer.callCount() },
-      sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight() },
+      sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() ?? null },
+      memory: { rssMiB: Math.round((process.memoryUsage.rss() / 1048576) * 10) / 10 },
     }
   })
 

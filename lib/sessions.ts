@@ -166,10 +166,15 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
           deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
           return { id: await _create(fields, signal), reused: false }
         }
+        const busy = room.total - room.userSessions
+        const advice =
+          room.userSessions >= busy
+            ? 'Delete some of your chats at https://xipuai.xjtlu.edu.cn and retry.'
+            : 'Retry when some of the running requests have finished, or lower XIPU_QUEUE_MAX.'
         throw new XipuError(
           'E_SESSION_CAP',
-          `The platform allows 50 sessions per account and yours holds ${room.total}: ${room.userSessions} of them are your own web chats, and the adapter has none left to delete. Delete some chats at https://xipuai.xjtlu.edu.cn and retry.`,
-          { cause: error },
+          `The platform allows 50 sessions per account and yours holds ${room.total}: ${room.userSessions} are your own web chats and ${busy} belong to requests the adapter is running now; it has no orphans left to delete. ${advice}`,
+          { cause: error, retryAfter: room.userSessions >= busy ? undefined : 5 },
         )
       }
     },

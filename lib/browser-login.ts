@@ -1,0 +1,310 @@
+/**
+ * The browser login: drives the user's own Chrome through the SSO with
+ * puppeteer-core, then reads the credentials off the chat page's first call
+ * to the API (`jm-token`, `sdp-app-session`, the cookies sent with it and the
+ * API base it calls), with `localStorage` as the fallback for the JWT.
+ * auth.ts, the keepalive and the adapter all log in through this module.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import puppeteer, { TimeoutError, type Browser, type ElementHandle, type Page } from 'puppeteer-core'
+import { updateEnvFile } from './env-file.ts'
+import { XipuError } from './errors.ts'
+import { findChrome } from './find-chrome.ts'
+import { describeToken } from './jwt.ts'
+import { captureApiRequest, readLoginFromLocalStorage, readLoginFromRequest, type LoginResult } from './login-capture.ts'
+import { resolveLoginSelectors } from './login-selectors.ts'
+import { maskSecret, registerSecret } from './redact.ts'
+import type { Settings } from './settings.ts'
+
+export type { LoginResult } from './login-capture.ts'
+
+export interface LoginOptions {
+  /** Where the login starts (`XIPU_WEB_BASE`). */
+  webBase: string
+  username: string
+  password: string
+  /** The browser executable (`CHROME_PATH`); found with `findChrome` when unset. */
+  chromePath?: string
+  /** Run without a window (default true; `auth.ts --show` turns it off). */
+  headless?: boolean
+  /** How long each step may take, in ms (default 30000). */
+  stepTimeoutMs?: number
+  /** Selector overrides (`XIPU_SELECTORS`); see `DEFAULT_LOGIN_SELECTORS`. */
+  selectors?: Record<string, string>
+  /** Folder for the screenshot of a failed login (default `./screenshots`; `<XIPU_STATE_DIR>/screenshots` via `loginWithSettings`). */
+  screenshotDir?: string
+  /** Called as each step starts. */
+  onProgress?: (progress: LoginProgress) => void
+}
+
+export interface LoginProgress {
+  step: number
+  total: number
+  message: string
+}
+
+const TOTAL_STEPS = 4
+const SCREENSHOT_ATTEMPTS = 4
+// Without the background-networking flags Chromium keeps calling Google
+// services, which on a closed network only produces noise and delays.
+const BROWSER_ARGS = ['--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+/**
+ * Logs in with a browser and returns the captured credentials. Every failure
+ * is a `XipuError` (`E_WRONG_PASSWORD`, `E_LOGIN_FAILED`, `E_NO_CHROME`,
+ * `E_UNREACHABLE`) whose message names the step and the screenshot taken.
+ * The browser is always closed.
+ *
+ * @example
+ * const result = await loginWithBrowser({ webBase, username, password, onProgress: (p) => log.info(p.message) })
+ * saveLoginResult('.env', result)
+ */
+export async function loginWithBrowser(options: LoginOptions): Promise<LoginResult> {
+  registerSecret(options.password)
+  const selectors = resolveLoginSelectors(options.selectors)
+  const executablePath = findChrome(options.chromePath)
+  const timeout = options.stepTimeoutMs ?? 30_000
+  const userDataDir = mkdtempSync(join(tmpdir(), 'xipu-login-'))
+  const at = { step: 0, message: 'Starting the browser' }
+  const step = (n: number, message: string) => {
+    Object.assign(at, { step: n, message })
+    options.onProgress?.({ step: n, total: TOTAL_STEPS, message })
+  }
+  let browser: Browser | undefined
+  let page: Page | undefined
+  try {
+    browser = await _launchBrowser(executablePath, options.headless ?? true, userDataDir)
+    page = await browser.newPage()
+    page.setDefaultTimeout(timeout)
+    // Sites behind gateways sometimes turn away a user agent that says "Headless".
+    const userAgent = await browser.userAgent()
+    if (userAgent.includes('HeadlessChrome')) await page.setUserAgent({ userAgent: userAgent.replace('HeadlessChrome', 'Chrome') })
+    const dialogs: string[] = []
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message())
+      void dialog.dismiss().catch(() => {})
+    })
+    const capture = captureApiRequest(page)
+    const seconds = `${Math.round(timeout / 100) / 10}s`
+
+    step(1, `Opening ${options.webBase}`)
+    await page.goto(options.webBase, { waitUntil: 'domcontentloaded', timeout })
+    const start = await _waitForAny(page, { username: selectors.username, portalLink: selectors.portalLink }, timeout)
+    if (!start) _failStep(at, `neither the SSO form (${selectors.username}) nor the portal (${selectors.portalLink}) appeared within ${seconds}`)
+
+    let portalLink = start.handle
+    if (start.key === 'username') {
+      step(2, `Signing in as ${options.username}`)
+      await _typeInto(page, selectors.username, options.username)
+      await _typeInto(page, selectors.password, options.password)
+      const submit = await page.waitForSelector(selectors.submit, { visible: true })
+      // A click from script works where a synthetic mouse click can miss the target.
+      await submit!.evaluate((el) => (el as HTMLElement).click())
+      const signedIn = await _waitForAny(page, { portalLink: selectors.portalLink, loginError: selectors.loginError }, timeout)
+      if (signedIn?.key === 'loginError') {
+        const text = (await signedIn.handle?.evaluate((el) => el.textContent?.trim() ?? ''))?.replace(/\s+/g, ' ')
+        throw new XipuError('E_WRONG_PASSWORD', `The SSO page rejected the login: "${text || 'an error message'}". Check XJTLU_USERNAME and XJTLU_PASSWORD (npx tsx config.ts).`)
+      }
+      const said = dialogs.length > 0 ? ` The page said: "${dialogs.join('; ')}".` : ''
+      if (!signedIn) _failStep(at, `after signing in, neither the portal (${selectors.portalLink}) nor an error message (${selectors.loginError}) appeared within ${seconds}.${said} An extra verification step? Run with --show to see it`)
+      portalLink = signedIn.handle
+    } else {
+      step(2, 'Already signed in')
+    }
+
+    step(3, 'Opening the chat page')
+    // Going to the link's URL also works when the link would open a new tab.
+    const href = await portalLink!.evaluate((el) => (el as HTMLAnchorElement).href)
+    await page.goto(href, { waitUntil: 'domcontentloaded', timeout })
+    // A chat page that calls the API on load has already given us what we need.
+    const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
+    if (!chat) _failStep(at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${seconds}`)
+
+    step(4, 'Starting a chat and reading the credentials')
+    if (chat.handle) {
+      await chat.handle.evaluate((el) => (el as HTMLElement).click())
+      await _waitForAny(page, {}, timeout, capture.seen)
+    }
+    const result = capture.request ? await readLoginFromRequest(page, capture.request) : await readLoginFromLocalStorage(page)
+    if (!result) {
+      const input = (await page.$(selectors.chatInput)) ? `the chat input (${selectors.chatInput}) appeared but ` : ''
+      _failStep(at, `${input}the page made no request with a jm-token header within ${seconds}, and localStorage holds no token`)
+    }
+    for (const secret of [result.jmToken, result.sdpSession, result.cookie]) registerSecret(secret)
+    return result
+  } catch (error) {
+    throw await _explainFailure(error, { page, at, executablePath, headless: options.headless ?? true, screenshotDir: options.screenshotDir })
+  } finally {
+    await browser?.close().catch(() => {})
+    // Chrome on Windows may hold files a moment after exit; retry the removal.
+    rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
+  }
+}
+
+/**
+ * Logs in with the credentials and options in `settings` (what auth.ts, the
+ * keepalive and the adapter do). Throws `E_NO_CREDENTIALS` without them.
+ *
+ * @example
+ * const result = await loginWithSettings(loadSettings(), { headless: false })
+ */
+export async function loginWithSettings(
+  settings: Settings,
+  options: Pick<LoginOptions, 'headless' | 'onProgress' | 'screenshotDir'> = {},
+): Promise<LoginResult> {
+  if (!settings.username || !settings.password) {
+    throw new XipuError('E_NO_CREDENTIALS', `No XJTLU_USERNAME and XJTLU_PASSWORD in ${settings.envFile}: run npx tsx config.ts first.`)
+  }
+  return loginWithBrowser({
+    webBase: settings.webBase,
+    username: settings.username,
+    password: settings.password,
+    chromePath: settings.chromePath,
+    stepTimeoutMs: settings.loginStepTimeoutMs,
+    selectors: settings.selectors,
+    headless: options.headless,
+    onProgress: options.onProgress,
+    screenshotDir: options.screenshotDir ?? join(settings.stateDir, 'screenshots'),
+  })
+}
+
+/**
+ * Writes a login's credentials into `.env` in one atomic write, keeping every
+ * other line. The session header and cookie belong to the login that issued
+ * the token, so ones not seen this time are removed rather than left stale;
+ * the API base is only written when one was seen.
+ *
+ * @example
+ * saveLoginResult(settings.envFile, await loginWithSettings(settings))
+ */
+export function saveLoginResult(envFile: string, result: LoginResult): void {
+  updateEnvFile(envFile, {
+    JM_TOKEN: result.jmToken,
+    SDP_SESSION: result.sdpSession,
+    XIPU_COOKIE: result.cookie,
+    ...(result.apiBase ? { XIPU_API_BASE: result.apiBase } : {}),
+  })
+}
+
+/**
+ * A masked, printable summary of a login result, one line per item.
+ *
+ * @example
+ * for (const line of summarizeLoginResult(result)) log.info(line)
+ */
+export function summarizeLoginResult(result: LoginResult): string[] {
+  return [
+    `JM_TOKEN     ${maskSecret(result.jmToken)}${result.source === 'localStorage' ? ' (from localStorage: no API request was seen)' : ''}`,
+    `SDP_SESSION  ${result.sdpSession ? maskSecret(result.sdpSession) : '(not seen)'}`,
+    `XIPU_COOKIE  ${result.cookie ? maskSecret(result.cookie) : '(none)'}`,
+    `XIPU_API_BASE ${result.apiBase ?? '(not seen; unchanged)'}`,
+    `Token ${describeToken(result.jmToken)}`,
+  ]
+}
+
+async function _launchBrowser(executablePath: string, headless: boolean, userDataDir: string): Promise<Browser> {
+  const args = [...BROWSER_ARGS]
+  // Chrome refuses to start as root with its sandbox (containers, CI).
+  if (process.platform === 'linux' && process.getuid?.() === 0) args.push('--no-sandbox')
+  return puppeteer.launch({ executablePath, headless, userDataDir, args, defaultViewport: { width: 1280, height: 900 } })
+}
+
+async function _typeInto(page: Page, selector: string, text: string): Promise<void> {
+  const input = await page.waitForSelector(selector, { visible: true })
+  await input!.evaluate((el) => ((el as HTMLInputElement).value = ''))
+  await input!.type(text)
+}
+
+/**
+ * Waits until the first of `selectors` is visible or `also` settles, at most
+ * `timeout` ms. Returns which (with its element), or `undefined` on timeout.
+ * Navigations in between are fine: puppeteer re-runs the wait on each new page.
+ */
+async function _waitForAny<K extends string>(
+  page: Page,
+  selectors: Partial<Record<K, string>>,
+  timeout: number,
+  also?: Promise<void>,
+): Promise<{ key: K | 'also'; handle?: ElementHandle<Element> } | undefined> {
+  const abort = new AbortController()
+  const failures: unknown[] = []
+  const waits = Object.entries(selectors).map(async ([key, selector]) => {
+    try {
+      const handle = await page.waitForSelector(selector as string, { visible: true, timeout, signal: abort.signal })
+      return { key: key as K, handle: handle ?? undefined }
+    } catch (error) {
+      if (!abort.signal.aborted && !(error instanceof TimeoutError)) failures.push(error)
+      throw error
+    }
+  })
+  if (also) waits.push(also.then(() => ({ key: 'also' as K, handle: undefined })))
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeout)))
+  try {
+    const found = await Promise.race([Promise.any(waits).catch(() => undefined), timedOut])
+    // A broken selector (say, from XIPU_SELECTORS) is an error of its own, not a timeout.
+    if (!found && failures.length > 0) throw failures[0]
+    return found
+  } finally {
+    clearTimeout(timer)
+    abort.abort()
+  }
+}
+
+function _failStep(at: { step: number; message: string }, what: string): never {
+  throw new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) failed: ${what}. The page may have changed: see the screenshot; selectors can be set with XIPU_SELECTORS and the step timeout with XIPU_LOGIN_STEP_TIMEOUT_MS.`)
+}
+
+/** Turns any failure into a `XipuError` with its own code and a screenshot. */
+async function _explainFailure(
+  error: unknown,
+  context: { page?: Page; at: { step: number; message: string }; executablePath: string; headless: boolean; screenshotDir?: string },
+): Promise<XipuError> {
+  const { page, at } = context
+  const message = error instanceof Error ? error.message : String(error)
+  let explained: XipuError
+  const networkError = /net::ERR_[A-Z_]+/.exec(message)?.[0] ?? (page?.url().startsWith('chrome-error://') ? 'a network error' : undefined)
+  if (networkError && !(error instanceof XipuError && error.code === 'E_WRONG_PASSWORD')) {
+    explained = new XipuError('E_UNREACHABLE', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) failed: the page could not be loaded (${networkError}). Check the network (on campus, or the VPN) and XIPU_WEB_BASE.`, { cause: error })
+  } else if (error instanceof XipuError) {
+    explained = error
+  } else if (!page) {
+    const display = context.headless ? '' : ' A visible window (--show) needs a desktop session.'
+    explained = new XipuError('E_NO_CHROME', `Could not start the browser ${context.executablePath}: ${message.replace(/\.+$/, '')}.${display} Set CHROME_PATH in .env to another Chrome, Chromium or Edge.`, { cause: error })
+  } else if (error instanceof TimeoutError) {
+    explained = new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) timed out: ${message}. Raise XIPU_LOGIN_STEP_TIMEOUT_MS, or run with --show to watch.`, { cause: error })
+  } else {
+    explained = new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) failed: ${message}`, { cause: error })
+  }
+  const screenshot = page ? await _saveScreenshot(page, context.screenshotDir) : undefined
+  if (!screenshot) return explained
+  return new XipuError(explained.code, `${explained.message}\nScreenshot saved: ${screenshot}`, { cause: explained.cause, exitCode: explained.exitCode })
+}
+
+async function _saveScreenshot(page: Page, dir = 'screenshots'): Promise<string | undefined> {
+  const path = resolve(dir, `login-failed-${new Date().toISOString().replace(/[:.]/g, '-')}.png`)
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+  } catch {
+    return undefined
+  }
+  // Right after a failed navigation Chrome is still swapping in its error page
+  // (in a new renderer), and until then the page cannot be captured: retry.
+  for (let attempt = 1; attempt <= SCREENSHOT_ATTEMPTS; attempt++) {
+    try {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      // A hung page must not hang the error report too.
+      const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), 10_000)))
+      const taken = await Promise.race([page.screenshot({ path, fullPage: true }), gaveUp]).finally(() => clearTimeout(timer))
+      if (taken === 'gave up') return undefined
+      // It may show the username: keep it private like .env.
+      chmodSync(path, 0o600)
+      return path
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+    }
+  }
+  return undefined
+}
