@@ -36,6 +36,12 @@ function _sse(data: unknown): Uint8Array {
   return encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
 }
 
+function _memory() {
+  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+  const mib = (n: number) => Math.round((n / 1048576) * 10) / 10
+  return { rssMiB: mib(rss), heapUsedMiB: mib(heapUsed), externalMiB: mib(external), arrayBuffersMiB: mib(arrayBuffers) }
+}
+
 /** Compares API keys in constant time (hashing first makes the lengths equal). */
 function _keyMatches(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest()
@@ -125,7 +131,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       token: { ...token, description: describeToken(settings.jmToken) },
       pacer: { gapMs: settings.minGapMs, queue: deps.pacer.depth(), calls: deps.pacer.callCount() },
       sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() ?? null },
-      memory: { rssMiB: Math.round((process.memoryUsage.rss() / 1048576) * 10) / 10 },
+      memory: _memory(),
     }
   })
 
