@@ -141,7 +141,10 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
         state.streamsOpen--
       }
     }
-    event.req.signal?.addEventListener('abort', close)
+    event.req.signal?.addEventListener('abort', () => {
+      if (!closed) state.streamsAborted++
+      close()
+    })
     const stream = createEventStream(
       {
         answer,
@@ -149,10 +152,8 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
         promptTokens: countTokens(text),
         firstByteDelayMs: state.options.firstByteDelayMs,
         seed: state.seedFor(text),
-        onComplete: () => {
-          session.history.push({ user: text, assistant: answer.text })
-          close()
-        },
+        onComplete: () => session.history.push({ user: text, assistant: answer.text }),
+        onEnd: close,
       },
       event.req.signal,
     )

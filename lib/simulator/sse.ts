@@ -18,6 +18,8 @@ export interface StreamPlan {
   seed: number
   /** Called once the stream has ended normally (with `[DONE]`). */
   onComplete?: () => void
+  /** Called once the stream has ended in any way (complete, cut short, or cancelled by the client). */
+  onEnd?: () => void
 }
 
 /** A small deterministic PRNG (mulberry32). */
@@ -111,12 +113,16 @@ export function createEventStream(plan: StreamPlan, signal?: AbortSignal): Reada
         }
         controller.close()
         if (complete) plan.onComplete?.()
+        plan.onEnd?.()
         return
       }
       const size = 1 + Math.floor(random() * maxCut)
       controller.enqueue(new Uint8Array(bytes.subarray(offset, offset + size)))
       offset += size
       await (slow > 0 ? _sleep(slow, signal) : new Promise((r) => setImmediate(r)))
+    },
+    cancel() {
+      plan.onEnd?.()
     },
   })
 }

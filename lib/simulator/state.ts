@@ -92,6 +92,8 @@ export function createSimulatorState(options: SimulatorOptions = {}) {
     calls,
     /** Completion streams open right now. */
     streamsOpen: 0,
+    /** Completion streams the client closed before the answer was complete. */
+    streamsAborted: 0,
     /** Calls refused with 429 so far. */
     rateLimited: 0,
 
