@@ -13,6 +13,8 @@ import { redactValue } from './redact.ts'
 const LOG_FILE_MAX_BYTES = 5 * 1024 * 1024
 const LOG_FILE_KEEP = 3
 
+// XIPU_LOG_LEVEL is read from the process environment only (0 errors only … 3 info … 5 trace):
+// logging starts before any .env is read.
 const _root: ConsolaInstance = createConsola({
   level: process.env.XIPU_LOG_LEVEL ? Number(process.env.XIPU_LOG_LEVEL) : 3,
 })

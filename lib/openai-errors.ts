@@ -58,7 +58,7 @@ export function toOpenAIError(error: unknown): MappedError {
     return {
       status: mapped.status,
       headers,
-      body: { error: { message: redactText(error.message), type: mapped.type, param: error.param ?? null, code: error.param ? 'invalid_value' : mapped.code } },
+      body: { error: { message: redactText(error.message), type: mapped.type, param: error.param ?? null, code: error.code === 'E_BAD_REQUEST' && error.param ? 'invalid_value' : error.code === 'E_NOT_FOUND' && error.param === 'model' ? 'model_not_found' : mapped.code } },
     }
   }
   if (HTTPError.isError(error)) {

@@ -41,7 +41,7 @@ export interface Settings {
   apiKey?: string
   /** `lang` sent to the platform (`XIPU_LANG`, en). */
   lang: 'en' | 'zh'
-  /** Model ids to offer when the platform's catalog cannot be read (`XIPU_MODELS`, comma separated). */
+  /** A fixed list of model ids to offer instead of the platform's catalog (`XIPU_MODELS`, comma separated; unset: the catalog, else the built-in list). */
   models?: string[]
   /** How long the model catalog is cached, in ms (`XIPU_MODELS_TTL_MS`, 10 minutes). */
   modelsTtlMs: number

@@ -55,7 +55,7 @@ export interface Directives {
   truncateAfter?: number
   /** Stop sending after this many pieces, but keep the connection open. */
   stallAfter?: number
-  /** Wait this long before each piece, in ms. */
+  /** Wait this long between writes of the stream (each write is a cut of 1 to 40 bytes), in ms. */
   slow?: number
   /** Answer with the backend's refusal. */
   refuse?: boolean
