@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import puppeteer, { TimeoutError, type Browser, type ElementHandle, type Page } from 'puppeteer-core'
+import type { Browser, ElementHandle, Page } from 'puppeteer-core'
 import { updateEnvFile } from './env-file.ts'
 import { XipuError } from './errors.ts'
 import { findChrome } from './find-chrome.ts'
@@ -208,6 +208,9 @@ async function _launchBrowser(executablePath: string, headless: boolean, userDat
   const args = [...BROWSER_ARGS]
   // Chrome refuses to start as root with its sandbox (containers, CI).
   if (process.platform === 'linux' && process.getuid?.() === 0) args.push('--no-sandbox')
+  // Loaded on first use: the adapter and keepalive import this module but log in rarely,
+  // and puppeteer-core costs ~26 MiB resident once loaded.
+  const { default: puppeteer } = await import('puppeteer-core')
   return puppeteer.launch({ executablePath, headless, userDataDir, args, defaultViewport: { width: 1280, height: 900 } })
 }
 
@@ -235,7 +238,7 @@ async function _waitForAny<K extends string>(
       const handle = await page.waitForSelector(selector as string, { visible: true, timeout, signal: abort.signal })
       return { key: key as K, handle: handle ?? undefined }
     } catch (error) {
-      if (!abort.signal.aborted && !(error instanceof TimeoutError)) failures.push(error)
+      if (!abort.signal.aborted && !_isTimeout(error)) failures.push(error)
       throw error
     }
   })
@@ -273,7 +276,7 @@ async function _explainFailure(
   } else if (!page) {
     const display = context.headless ? '' : ' A visible window (--show) needs a desktop session.'
     explained = new XipuError('E_NO_CHROME', `Could not start the browser ${context.executablePath}: ${message.replace(/\.+$/, '')}.${display} Set CHROME_PATH in .env to another Chrome, Chromium or Edge.`, { cause: error })
-  } else if (error instanceof TimeoutError) {
+  } else if (_isTimeout(error)) {
     explained = new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) timed out: ${message}. Raise XIPU_LOGIN_STEP_TIMEOUT_MS, or run with --show to watch.`, { cause: error })
   } else {
     explained = new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) failed: ${message}`, { cause: error })
@@ -307,4 +310,9 @@ async function _saveScreenshot(page: Page, dir = 'screenshots'): Promise<string 
     }
   }
   return undefined
+}
+
+/** Whether puppeteer gave up waiting (its TimeoutError, checked by name so puppeteer loads lazily). */
+function _isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === 'TimeoutError'
 }
