@@ -2,7 +2,12 @@
  * The adapter: an OpenAI-compatible API for XIPU AI on this machine.
  *
  *   npx tsx adapter.ts              serve with the tokens in .env
+ *   npx tsx adapter.ts --keepalive  also run the keepalive jobs (token renewal, orphan sweeps) in this process
  *   npx tsx adapter.ts --simulate   serve against a built-in simulator (npm run demo)
+ *
+ * It looks after itself: it sweeps the sessions earlier runs left behind, logs
+ * in before serving when the token is missing or expired, and logs in again
+ * after a platform 403, when XJTLU_USERNAME and XJTLU_PASSWORD are saved.
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,26 +16,33 @@ import { parseArgs } from 'node:util'
 import { startAdapter } from './lib/adapter-server.ts'
 import { describeToken } from './lib/jwt.ts'
 import { createLogger } from './lib/log.ts'
-import { startSimulator } from './lib/simulator/index.ts'
 
 const log = createLogger('adapter')
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { simulate: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } })
+  const { values } = parseArgs({
+    options: { simulate: { type: 'boolean', default: false }, keepalive: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  })
   if (values.help) {
-    console.log('Usage: npx tsx adapter.ts [--simulate]\n  --simulate  run against a built-in simulator of XIPU (no account needed)')
+    console.log(
+      'Usage: npx tsx adapter.ts [--keepalive] [--simulate]\n' +
+        '  --keepalive  also renew the token before it expires and sweep orphan sessions (as keepalive.ts does)\n' +
+        '  --simulate   run against a built-in simulator of XIPU (no account needed)',
+    )
     return
   }
 
   let overrides: Record<string, string> | undefined
-  let simulator: Awaited<ReturnType<typeof startSimulator>> | undefined
+  let simulator: Awaited<ReturnType<typeof import('./lib/simulator/index.ts').startSimulator>> | undefined
   if (values.simulate) {
+    // Loaded only for the demo: a real adapter does not carry the simulator in memory.
+    const { startSimulator } = await import('./lib/simulator/index.ts')
     simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
     overrides = { ...simulator.adapterEnv(), XIPU_STATE_DIR: mkdtempSync(join(tmpdir(), 'xipu-demo-')) }
     log.info(`Simulated XIPU platform at ${simulator.webBase} (login demo / demo-password)`)
   }
 
-  const adapter = await startAdapter({ overrides })
+  const adapter = await startAdapter({ overrides, heal: true, keepalive: values.keepalive })
   const settings = adapter.settings()
   const { models, source } = await adapter.models.list()
 

@@ -1,19 +1,27 @@
 /**
  * Wires the adapter together (settings, pacer, client, journal, sessions,
  * pipeline, app) and serves it. adapter.ts and the tests both start it here.
+ * With `heal` it also looks after itself: a login before serving when the
+ * token is gone, a login after a platform 403, a sweep of earlier orphans;
+ * with `keepalive` it runs the keepalive jobs too (lib/keepalive-jobs.ts).
  */
 import type { ConsolaInstance } from 'consola'
 import { createAdapterApp } from './app.ts'
-import { createChatPipeline } from './chat.ts'
+import { createCallStamper } from './call-stamp.ts'
+import { createChatPipeline, type ChatPipeline } from './chat.ts'
 import { XipuError } from './errors.ts'
-import { createJournal } from './journal.ts'
+import { createJournal, type Journal } from './journal.ts'
+import { createKeepaliveJobs, deleteOwnLeftovers, keepaliveLockFile, type KeepaliveJobs, type KeepaliveTiming } from './keepalive-jobs.ts'
+import { tryAcquireLock, type HeldLock } from './lock.ts'
 import { createLogger, setLogFile } from './log.ts'
 import { createModelCatalog } from './models.ts'
 import { createPacer } from './pacer.ts'
 import { serveApp } from './server.ts'
-import { createSessionManager } from './sessions.ts'
-import { createSettingsStore, type SettingsStore } from './settings.ts'
-import { createXipuClient } from './xipu-client.ts'
+import { createReauth, isTokenUnusable, type Reauth } from './reauth.ts'
+import { createSessionManager, type SessionManager } from './sessions.ts'
+import { createSettingsStore, type Settings, type SettingsStore } from './settings.ts'
+import { sweepOrphans, type SweepResult } from './sweep.ts'
+import { createXipuClient, type XipuClient } from './xipu-client.ts'
 
 export interface StartAdapterOptions {
   /** The `.env` file (default: `XIPU_ENV_FILE` or `./.env`). */
@@ -27,6 +35,16 @@ export interface StartAdapterOptions {
   port?: number
   /** Logs in again after a platform 403; resolves true when new tokens are in `.env`. */
   reauth?: () => Promise<boolean>
+  /**
+   * Look after itself (adapter.ts turns it on; default false): sweep the orphan
+   * sessions of earlier runs at startup, log in before serving when the token
+   * is missing or expired, and log in again after a platform 403 (one login
+   * at a time; requests that arrive meanwhile wait for it). Logins need
+   * XJTLU_USERNAME and XJTLU_PASSWORD; without them a 403 is answered 401.
+   */
+  heal?: boolean
+  /** Also run the keepalive jobs in this process (`adapter.ts --keepalive`), unless another keepalive runs for this `.env`. */
+  keepalive?: boolean | { timing?: Partial<KeepaliveTiming> }
   log?: ConsolaInstance
 }
 
@@ -52,16 +70,41 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
       `HOST=${host} would let other machines use your XJTLU account. Set ADAPTER_API_KEY to a long random key first, or keep HOST=127.0.0.1.`,
     )
   }
+  if (initial.corsOrigins.includes('*') && !initial.apiKey) {
+    throw new XipuError(
+      'E_CONFIG',
+      'XIPU_CORS_ORIGINS=* would let any web page you visit use your XJTLU account. List the origins that may call the adapter (like http://localhost:3000), or set ADAPTER_API_KEY first.',
+    )
+  }
 
-  const pacer = createPacer({ minGapMs: () => settings().minGapMs, queueMax: () => settings().queueMax, queueTimeoutMs: () => settings().queueTimeoutMs })
+  const pacer = createPacer({
+    minGapMs: () => settings().minGapMs,
+    queueMax: () => settings().queueMax,
+    queueTimeoutMs: () => settings().queueTimeoutMs,
+    // A keepalive in another process reads this stamp to keep its calls apart from ours.
+    onCall: createCallStamper(initial.stateDir),
+  })
   const client = createXipuClient({ settings, pacer })
   const journal = createJournal({ stateDir: initial.stateDir, apiBase: () => settings().apiBase })
   const sessions = createSessionManager({ client, journal, settings, log })
-  const chat = createChatPipeline({ client, sessions, log, reauth: options.reauth })
+  // After a login that healed a bad token, the deletes that token failed are retried at once, not left to a sweep.
+  const retryDeletes = ({ healing }: { healing: boolean }) => {
+    if (healing) void deleteOwnLeftovers({ client, journal, activeIds: sessions.activeIds, log, minAgeMs: 0 }).catch(() => {})
+  }
+  const reauth = options.heal || options.keepalive ? createReauth({ settings, log, pacer, onLogin: retryDeletes }) : undefined
+  const healer = options.heal ? reauth : undefined
+  await healer?.ensureToken()
+  const pipeline = createChatPipeline({ client, sessions, log, reauth: options.reauth ?? healer?.heal })
+  const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   const models = createModelCatalog({ client, settings, log })
   let shuttingDown = false
   const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown })
   const server = await serveApp(app, { host, port: options.port ?? initial.port })
+  const startupSweep = healer ? _sweepEarlierOrphans({ settings, client, journal, sessions, log }) : Promise.resolve(undefined)
+  const keepalive =
+    options.keepalive && reauth
+      ? _startKeepalive({ settings, client, pacer, reauth, journal, sessions, log, sweepNow: !healer, timing: options.keepalive === true ? undefined : options.keepalive.timing })
+      : undefined
 
   return {
     url: server.url,
@@ -76,12 +119,20 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
     sessions,
     models,
     log,
+    /** The self-healing logins (with `heal` or `keepalive`). */
+    reauth,
+    /** The keepalive jobs running in this process, if any. */
+    keepalive: keepalive?.jobs,
+    /** Settles once the startup sweep of earlier orphans is done (with `heal`). */
+    startupSweep,
     /**
      * Stops accepting, lets running streams finish for up to `graceMs`,
      * deletes their sessions, then closes.
      */
     async close(graceMs = 5000): Promise<void> {
       shuttingDown = true
+      keepalive?.jobs.stop()
+      keepalive?.lock.release()
       const deadline = Date.now() + graceMs
       const closing = server.close(graceMs)
       while (sessions.activeCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
@@ -94,3 +145,67 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
 }
 
 export type RunningAdapter = Awaited<ReturnType<typeof startAdapter>>
+
+/** Requests that arrive while a login for a bad token runs wait for it, rather than earn a 403. */
+function _waitingForLogins(chat: ChatPipeline, reauth: Reauth): ChatPipeline {
+  return {
+    async open(request, signal) {
+      await reauth.whenReady(signal)
+      return chat.open(request, signal)
+    },
+  }
+}
+
+/**
+ * Deletes the sessions earlier runs left behind (a crash, a kill, a sleep).
+ * In the background and at cleanup priority: requests go first.
+ */
+async function _sweepEarlierOrphans(deps: { settings: () => Settings; client: XipuClient; journal: Journal; sessions: SessionManager; log: ConsolaInstance }): Promise<SweepResult | undefined> {
+  const settings = deps.settings()
+  if (isTokenUnusable(settings.jmToken)) return undefined
+  try {
+    return await sweepOrphans({
+      client: deps.client,
+      stateDir: settings.stateDir,
+      apiBase: settings.apiBase,
+      maxRequestMs: settings.maxRequestMs,
+      ownJournal: deps.journal,
+      activeIds: deps.sessions.activeIds(),
+      log: deps.log,
+    })
+  } catch (error) {
+    deps.log.warn(`Could not sweep the orphan sessions of earlier runs (${(error as Error).message}); the next sweep will.`)
+    return undefined
+  }
+}
+
+/** The keepalive jobs in the adapter's process, unless another keepalive already runs for this `.env`. */
+function _startKeepalive(deps: {
+  settings: () => Settings
+  client: XipuClient
+  pacer: ReturnType<typeof createPacer>
+  reauth: Reauth
+  journal: Journal
+  sessions: SessionManager
+  log: ConsolaInstance
+  sweepNow: boolean
+  timing?: Partial<KeepaliveTiming>
+}): { jobs: KeepaliveJobs; lock: HeldLock } | undefined {
+  const envFile = deps.settings().envFile
+  const taken = tryAcquireLock(keepaliveLockFile(envFile), 'keepalive')
+  if (!taken.lock) {
+    deps.log.warn(`Another keepalive${taken.owner ? ` (process ${taken.owner.pid})` : ''} already runs for ${envFile}: this adapter leaves the keepalive jobs to it.`)
+    return undefined
+  }
+  const jobs = createKeepaliveJobs({
+    settings: deps.settings,
+    client: deps.client,
+    pacer: deps.pacer,
+    reauth: deps.reauth,
+    log: deps.log.withTag('keepalive'),
+    adapter: { journal: deps.journal, activeIds: deps.sessions.activeIds },
+    timing: deps.timing,
+  })
+  jobs.start({ sweepNow: deps.sweepNow })
+  return { jobs, lock: taken.lock }
+}

@@ -1,0 +1,258 @@
+/**
+ * The keepalive, against the simulator with short token lifetimes: renewal
+ * before expiry (real Chromium through the simulated SSO) while a running
+ * adapter keeps serving, orphan sweeps that spare the user's web chats, one
+ * keepalive per .env, backoff after failed logins, 429s retried later, and
+ * warm reads that wait for the adapter to be idle.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { startAdapter } from '../lib/adapter-server.ts'
+import { updateEnvFile } from '../lib/env-file.ts'
+import { journalDir } from '../lib/journal.ts'
+import { getTokenLifetime } from '../lib/jwt.ts'
+import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile } from '../lib/keepalive-jobs.ts'
+import { readLockOwner } from '../lib/lock.ts'
+import { createReauth } from '../lib/reauth.ts'
+import { createSessionName } from '../lib/session-names.ts'
+import { createSettingsStore } from '../lib/settings.ts'
+import { planRenewal } from '../lib/token-renewal.ts'
+import { createCapturingLogger, PASSWORD, postChat, startAccount, waitUntil, WEB_CHATS } from './support/account.ts'
+import { runScript } from './support/run-script.ts'
+import { spawnScript, type SpawnedScript } from './support/spawn-script.ts'
+
+const SESSION_FIELDS = { model: 'gpt-4.1', temperature: 0.7, maxToken: 0, presencePenalty: 0, frequencyPenalty: 0, contextCount: 4 }
+
+/** The pid of a process that has ended (a lock or journal of a crashed program). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await new Promise((resolve) => child.on('exit', resolve))
+  return child.pid!
+}
+
+test('renewal is due a margin before expiry, but never later than half-way through a short token\'s life', async (t) => {
+  const account = await startAccount(t)
+  const iat = Date.now()
+  const fourHours = account.sim.issueCredentials('demo', 4 * 3600_000).jmToken
+  const exp = getTokenLifetime(fourHours).expiresAt!.getTime()
+  const margin = 10 * 60_000
+  const plan = planRenewal(fourHours, margin, { now: iat })
+  assert.equal(plan.due, false)
+  assert.equal(!plan.due && plan.at, exp - margin)
+  assert.deepEqual(planRenewal(fourHours, margin, { now: exp - margin + 1000 }), { due: true, reason: 'JM_TOKEN expires in 9m 59s', expired: false })
+  assert.equal(planRenewal(fourHours, margin, { now: exp + 61_000 }).reason, 'JM_TOKEN expired 1m 01s ago')
+
+  // A token that lives 8 minutes, with a 10-minute margin: renewed after 4, not at once (and so on for ever).
+  const short = account.sim.issueCredentials('demo', 8 * 60_000).jmToken
+  const shortLife = getTokenLifetime(short)
+  const half = (shortLife.issuedAt!.getTime() + shortLife.expiresAt!.getTime()) / 2
+  const shortPlan = planRenewal(short, margin, { now: shortLife.issuedAt!.getTime() })
+  assert.equal(!shortPlan.due && shortPlan.at, half)
+  assert.equal(planRenewal(short, margin, { now: shortLife.issuedAt!.getTime(), halfLife: false }).due, true, 'a warning needs no half-life rule')
+  assert.deepEqual(planRenewal(undefined, margin), { due: true, reason: 'there is no JM_TOKEN yet', expired: true })
+  assert.equal(planRenewal('not-a-jwt', margin).due, true)
+})
+
+/** SIGTERM: the script stops its jobs, releases its lock and exits 0. */
+async function stopGracefully(script: SpawnedScript, envFile: string): Promise<void> {
+  script.child.kill('SIGTERM')
+  const code = await script.exited
+  // Windows has no SIGTERM (the kill is abrupt there): the next keepalive takes the lock over instead.
+  if (process.platform === 'win32') return
+  assert.equal(code, 0, script.output())
+  assert.equal(existsSync(keepaliveLockFile(envFile)), false, 'the lock is released on exit')
+}
+
+test('a token near expiry is renewed before it expires, and a running adapter serves with the new one without a failed request', async (t) => {
+  // The first token lives 40 s; the keepalive renews it 25 s before that.
+  const account = await startAccount(t, { tokenTtlMs: 40_000, env: { XIPU_REAUTH_BEFORE: '25s', XIPU_WARM_IDLE: '0' } })
+  const oldToken = account.env().JM_TOKEN!
+  const oldExpiry = getTokenLifetime(oldToken).expiresAt!.getTime()
+  const quiet = createCapturingLogger()
+  // No self-healing in this adapter: only the keepalive's renewal can keep it working.
+  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, log: quiet.log })
+  t.after(() => adapter.close(1000))
+  const keepalive = spawnScript(t, 'keepalive.ts', { envFile: account.envFile })
+
+  const failures: string[] = []
+  let requests = 0
+  let afterExpiry = 0
+  let renewedAt: number | undefined
+  while (Date.now() < oldExpiry + 3000) {
+    const { status, text } = await postChat(adapter.baseURL, `Question ${requests}`)
+    requests++
+    if (status !== 200) failures.push(`${status} ${text}`)
+    if (Date.now() > oldExpiry) afterExpiry++
+    if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
+  }
+
+  assert.deepEqual(failures, [], 'no request failed across the expiry')
+  assert.ok(afterExpiry > 0, 'requests were served after the old token expired')
+  assert.ok(renewedAt !== undefined && renewedAt < oldExpiry, 'the token was renewed before the old one expired')
+  const newToken = account.env().JM_TOKEN!
+  assert.equal(account.sim.state.tokens.check(newToken, account.env().SDP_SESSION).ok, true, 'the saved pair is valid')
+  assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'the platform never refused a token')
+  const late = account.sim.state.calls.filter((c) => c.endpoint === 'completions').at(-1)
+  assert.equal(late?.headers['jm-token'], newToken, 'the adapter serves with the new token')
+  assert.match(keepalive.output(), /login step 4\/4/)
+  assert.ok(!keepalive.output().includes(PASSWORD) && !keepalive.output().includes(newToken), 'no secret is printed in full')
+
+  await stopGracefully(keepalive, account.envFile)
+})
+
+test('two keepalives started together leave one running', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_SWEEP_INTERVAL: '0', XIPU_WARM_IDLE: '0' } })
+  const first = spawnScript(t, 'keepalive.ts', { envFile: account.envFile })
+  const second = spawnScript(t, 'keepalive.ts', { envFile: account.envFile })
+
+  const loser = await Promise.race([first.exited.then(() => first), second.exited.then(() => second)])
+  const winner = loser === first ? second : first
+  assert.notEqual(await loser.exited, 0)
+  assert.match(loser.output(), /Another keepalive \(process \d+, running since .*\) already looks after/)
+  await winner.waitFor(/Keepalive running as process/)
+  assert.ok(winner.running(), 'the other one keeps running')
+  assert.equal(readLockOwner(keepaliveLockFile(account.envFile))?.pid, winner.pid, 'the lock names the one that runs')
+
+  await stopGracefully(winner, account.envFile)
+})
+
+test('the lock of a dead keepalive is taken over; a live one is respected', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '0' } })
+  const lockFile = keepaliveLockFile(account.envFile)
+  const owner = (pid: number) => JSON.stringify({ pid, host: hostname(), startedAt: Date.now() - 60_000, purpose: 'keepalive', nonce: `n${pid}` })
+
+  writeFileSync(lockFile, owner(await deadPid()))
+  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+  assert.equal(run.code, 0, run.output)
+  assert.equal(existsSync(lockFile), false, 'taken over, then released')
+
+  writeFileSync(lockFile, owner(process.pid))
+  const refused = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+  assert.notEqual(refused.code, 0)
+  assert.match(refused.output, new RegExp(`Another keepalive \\(process ${process.pid},`))
+  assert.equal(readLockOwner(lockFile)?.pid, process.pid, 'a live owner keeps its lock')
+})
+
+test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits 0', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_MAX_REQUEST: '15m' } })
+  const { sim, stateDir } = account
+  const session = (name: string) => sim.state.createSession('demo', { name, ...SESSION_FIELDS }).id
+  // A web chat whose name merely looks like ours: only the exact prefix marks a session as the adapter's.
+  session('xipu-openai notes (my own)')
+  const crashed = session(createSessionName(new Date()))
+  const unjournaled = session(createSessionName(new Date(Date.now() - 5 * 60_000)))
+  const running = session(createSessionName(new Date()))
+  const stuck = session(createSessionName(new Date(Date.now() - 20 * 60_000)))
+  mkdirSync(journalDir(stateDir), { recursive: true })
+  const journal = (pid: number, sessions: Array<{ id: number; createdAt: number }>) =>
+    writeFileSync(join(journalDir(stateDir), `${pid}.json`), JSON.stringify({ pid, host: hostname(), startedAt: Date.now(), apiBase: sim.apiBase, sessions: sessions.map((s) => ({ ...s, name: 'x' })) }))
+  journal(await deadPid(), [{ id: crashed, createdAt: Date.now() }])
+  // This test process stands for a live adapter: its fresh session is in use, its old one is stuck.
+  journal(process.pid, [
+    { id: running, createdAt: Date.now() },
+    { id: stuck, createdAt: Date.now() - 20 * 60_000 },
+  ])
+
+  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+  assert.equal(run.code, 0, run.output)
+  assert.match(run.output, /sweep-orphans: ok \(deleted 3 orphan session\(s\)\)/)
+  assert.deepEqual(account.adapterSessions().map((s) => s.id), [running], 'only the session a live adapter is using is left')
+  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS, 'xipu-openai notes (my own)'].sort(), 'every web chat stays')
+  for (const id of [crashed, unjournaled, stuck]) assert.equal(sim.state.sessions.has(id), false)
+})
+
+test('--force-login logs in now, whatever the expiry', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_SWEEP_INTERVAL: '0' } })
+  const before = account.env().JM_TOKEN
+  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once', '--force-login'] })
+  assert.equal(run.code, 0, run.output)
+  assert.match(run.output, /Logging in again as demo \(--force-login\)/)
+  assert.notEqual(account.env().JM_TOKEN, before)
+  assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true)
+})
+
+test('without saved credentials it warns ahead of expiry instead of logging in', async (t) => {
+  const account = await startAccount(t, { credentials: false, tokenTtlMs: 5 * 60_000, env: { XIPU_REAUTH_BEFORE: '10m' } })
+  const before = account.env()
+  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+  assert.equal(run.code, 0, run.output)
+  assert.match(run.output, /JM_TOKEN expires in 4m \d\ds, and no XJTLU_USERNAME and XJTLU_PASSWORD are saved.*npx tsx auth\.ts/)
+  assert.deepEqual(account.env(), before, '.env is untouched')
+
+  updateEnvFile(account.envFile, { JM_TOKEN: account.sim.issueCredentials('demo', -60_000).jmToken })
+  const expired = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+  assert.equal(expired.code, 1, 'an expired token nobody can renew is a failure')
+  assert.match(expired.output, /JM_TOKEN expired 1m \d\ds ago, and no XJTLU_USERNAME/)
+})
+
+test('a failed login is retried with backoff, and the log says so', async (t) => {
+  const account = await startAccount(t, { tokenTtlMs: -1000, password: 'wrong-password', env: { XIPU_SWEEP_INTERVAL: '0', XIPU_WARM_IDLE: '0' } })
+  const store = createSettingsStore({ envFile: account.envFile, env: {} })
+  const settings = () => store.get()
+  const { log, waitFor } = createCapturingLogger()
+  const { pacer, client } = createKeepaliveClient(settings)
+  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { loginRetryBaseMs: 1000 } })
+  t.after(() => jobs.stop())
+  jobs.start()
+
+  await waitFor(/^Login failed \(The SSO page rejected the login[\s\S]*\); retrying in 1s \(attempt 2\)\.$/)
+  await waitFor(/^Login failed [\s\S]*; retrying in 2s \(attempt 3\)\.$/)
+  const before = account.env().JM_TOKEN
+  updateEnvFile(account.envFile, { XJTLU_PASSWORD: PASSWORD })
+  await waitFor(/Logged in; the new token is valid/)
+  assert.notEqual(account.env().JM_TOKEN, before)
+  assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true)
+})
+
+test('a sweep refused with 429 is retried later, not at once', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '0' } })
+  const orphan = account.sim.state.createSession('demo', { name: createSessionName(new Date(Date.now() - 5 * 60_000)), ...SESSION_FIELDS }).id
+  account.sim.state.injectFault('session', { kind: 'status', status: 429, message: 'Request too fast' })
+  const store = createSettingsStore({ envFile: account.envFile, env: {} })
+  const settings = () => store.get()
+  const { log, waitFor } = createCapturingLogger()
+  const { pacer, client } = createKeepaliveClient(settings, { minGapMs: 500 })
+  const retryMs = 1500
+  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { rateLimitRetryMs: retryMs } })
+  t.after(() => jobs.stop())
+  jobs.start()
+
+  await waitFor(/sweep-orphans: the platform answered 429 .*trying again in 1s/)
+  await waitUntil(() => !account.sim.state.sessions.has(orphan), 'the orphan is deleted')
+  const lists = account.sim.state.calls.filter((c) => c.endpoint === 'session')
+  assert.equal(lists.length, 2, 'one refused list, then one that worked: no retry at once')
+  assert.equal(lists[0]!.status, 429)
+  assert.ok(lists[1]!.at - lists[0]!.at >= retryMs, 'the retry waited for its time')
+  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS].sort())
+})
+
+test('the warm read waits until the adapter has been idle, and is never bunched with its calls', async (t) => {
+  const warmIdleMs = 3000
+  const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '3s', XIPU_SWEEP_INTERVAL: '0' } })
+  const quiet = createCapturingLogger()
+  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, log: quiet.log })
+  t.after(() => adapter.close(1000))
+  // A keepalive as a separate process would have it: its own pacer, the adapter's stamp file.
+  const store = createSettingsStore({ envFile: account.envFile, env: {} })
+  const settings = () => store.get()
+  const { log, waitFor } = createCapturingLogger()
+  const { pacer, client } = createKeepaliveClient(settings)
+  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { quietMs: 1000 } })
+  t.after(() => jobs.stop())
+  jobs.start()
+
+  const busyUntil = Date.now() + 2 * warmIdleMs
+  while (Date.now() < busyUntil) assert.equal((await postChat(adapter.baseURL, 'Keep busy')).status, 200)
+  assert.equal(account.sim.state.calls.filter((c) => c.endpoint === 'config').length, 0, 'no warm read while the adapter works')
+
+  await waitFor(/Kept the login warm: one catalog read after \ds without calls/)
+  const calls = account.sim.state.calls
+  const warm = calls.findIndex((c) => c.endpoint === 'config')
+  const before = calls[warm - 1]!
+  assert.ok(calls[warm]!.at - before.at >= warmIdleMs, 'the read came after the idle time, apart from the adapter\'s last call')
+  assert.equal(calls.filter((c) => c.status === 429).length, 0)
+})
