@@ -66,7 +66,7 @@ export function createChatPipeline(deps: ChatDeps) {
           }
           if (!healed && isXipuError(error, 'E_TOKEN_EXPIRED') && deps.reauth) {
             healed = true
-            deps.log.warn('The platform rejected the token (403): logging in again, then retrying the request once.')
+            deps.log.debug('The platform rejected the token (403): asking reauth to heal it, then retrying once.')
             if (await deps.reauth()) continue
           }
           throw error
