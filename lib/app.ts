@@ -82,21 +82,31 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
   const app = new H3({
     // h3 would print unhandled errors with console.error, past the redacting logger.
     silent: true,
-    onError: (error) => {
+    onError: (error, event) => {
       const cause = (error as HTTPError).cause
       const known = cause instanceof XipuError ? cause : error
       if (!(known instanceof XipuError) && !(HTTPError.isError(known) && !known.unhandled)) deps.log.error('Unexpected error:', known)
-      return toOpenAIErrorResponse(known)
+      const response = toOpenAIErrorResponse(known)
+      // Keep the CORS headers: without them a browser client sees "CORS error", not the 401 or 429.
+      event?.res.errHeaders.forEach((value, key) => {
+        if (!response.headers.has(key)) response.headers.set(key, value)
+      })
+      return response
     },
   })
 
   app.use((event) => {
     const settings = deps.settings()
-    if (settings.corsOrigins.length > 0) {
+    // Without an API key, any origin ('*') would let every web page use the account:
+    // only listed origins then (startAdapter refuses '*' alone; this covers a .env edited later).
+    const origins = settings.apiKey ? settings.corsOrigins : settings.corsOrigins.filter((o) => o !== '*')
+    if (origins.length > 0) {
       const cors = handleCors(event, {
-        origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
+        origin: origins.includes('*') ? '*' : origins,
         methods: ['GET', 'POST', 'OPTIONS'],
-        allowHeaders: ['authorization', 'content-type', 'x-stainless-*'],
+        // '*' echoes the headers a preflight asks for: the OpenAI SDK sends a family of
+        // x-stainless-* headers, and a pattern in this list would be taken literally.
+        allowHeaders: '*',
         preflight: { statusCode: 204 },
       })
       if (cors !== false) return cors

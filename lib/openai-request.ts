@@ -9,7 +9,10 @@ import { XipuError } from './errors.ts'
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
 const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) }).passthrough()
 const otherPart = z.object({ type: z.string() }).passthrough()
-const content = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart])), z.null()])
+// One message for every way content can be wrong: zod's own for a failed union is just "Invalid input".
+const content = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart])), z.null()], {
+  errorMap: () => ({ message: 'must be a string, an array of content parts like {"type":"text","text":"…"}, or null' }),
+})
 
 const message = z
   .object({

@@ -62,6 +62,10 @@ export function createPacer(options: PacerOptions) {
   let lastStartAt = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
   let calls = 0
+  // Requests (by their client's signal) that got past the bound once. Their later calls
+  // (completions after saveSession, retries) are never refused: that would waste the
+  // session they already made. The bound is on new requests only.
+  const admitted = new WeakSet<AbortSignal>()
 
   function _next(now: number): _Waiter | undefined {
     let best: _Waiter | undefined
@@ -102,7 +106,7 @@ export function createPacer(options: PacerOptions) {
     const priority = turn.priority ?? 'request'
     const label = turn.label ?? 'call'
     if (turn.signal?.aborted) return Promise.reject(new XipuError('E_ABORTED', `${label}: the client went away`))
-    if (priority === 'request') {
+    if (priority === 'request' && !(turn.signal && admitted.has(turn.signal))) {
       const waiting = queue.filter((w) => w.priority === 'request').length
       const max = options.queueMax?.() ?? 64
       if (waiting >= max) {
@@ -112,6 +116,7 @@ export function createPacer(options: PacerOptions) {
         )
       }
     }
+    if (priority === 'request' && turn.signal) admitted.add(turn.signal)
     return new Promise<void>((resolve, reject) => {
       const timeoutMs = options.queueTimeoutMs?.() ?? 120_000
       const timeout =
@@ -167,6 +172,15 @@ export function createPacer(options: PacerOptions) {
     callCount: () => calls,
     /** When the last call started (`performance.now()` time), or -Infinity. */
     lastStartAt: () => lastStartAt,
+    /**
+     * The call that started at `startedAt` has its reply (or failed). The platform
+     * received it at some moment up to now: a call on a cold connection can arrive
+     * well after its turn, and the next one on a warm connection right on time, too
+     * close to it. So while it is still the latest call, the gap counts from here.
+     */
+    noteReply(startedAt: number): void {
+      if (startedAt === lastStartAt) lastStartAt = performance.now()
+    },
     /** Rejects every waiting call (shutdown). */
     rejectAll(error: unknown): void {
       for (const waiter of queue.splice(0)) {

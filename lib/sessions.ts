@@ -120,15 +120,36 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     return { freed: result.deleted.length, userSessions: result.userSessions, total: result.totalSessions }
   }
 
-  async function _delete(id: number): Promise<void> {
+  // Deletes wait behind requests (cleanup priority). Every session released while one
+  // waits joins that same call: a burst of N finished requests (under load, or at
+  // shutdown with a second between calls) costs one delSession, not N.
+  let batch: { ids: number[]; done: Promise<void> } | undefined
+
+  function _delete(id: number): Promise<void> {
+    if (batch) {
+      batch.ids.push(id)
+      return batch.done
+    }
+    const ids = [id]
+    batch = { ids, done: _deleteBatch(ids) }
+    return batch.done
+  }
+
+  async function _deleteBatch(ids: number[]): Promise<void> {
+    // The batch closes when its call's turn comes; a later release starts the next one.
+    const take = () => {
+      if (batch?.ids === ids) batch = undefined
+      return ids
+    }
     for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
       try {
-        await deps.client.deleteSessions([id], { priority: 'cleanup' })
-        deps.journal.remove(id)
+        await deps.client.deleteSessions(take, { priority: 'cleanup' })
+        for (const id of ids) deps.journal.remove(id)
         return
       } catch (error) {
         if (attempt === DELETE_ATTEMPTS || isXipuError(error, 'E_TOKEN_EXPIRED', 'E_NO_TOKEN')) {
-          deps.log.warn(`Could not delete session ${id} (${(error as Error).message}); it stays in the journal and the next sweep deletes it.`)
+          take()
+          deps.log.warn(`Could not delete session(s) ${ids.join(', ')} (${(error as Error).message}); they stay in the journal and the next sweep deletes them.`)
           return
         }
       }

@@ -107,12 +107,16 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     const retries = options.retries ?? settings.maxRetries
     for (let i = 0; ; i++) {
       await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, label })
+      const startedAt = deps.pacer.lastStartAt()
       const current = deps.settings()
       const timeout = AbortSignal.timeout(current.callTimeoutMs)
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
       try {
-        return await attempt(current, signal)
+        const result = await attempt(current, signal)
+        deps.pacer.noteReply(startedAt)
+        return result
       } catch (raw) {
+        deps.pacer.noteReply(startedAt)
         const error = _normalize(label, raw, options.signal, timeout)
         if (i >= retries || !_isRetryable(error)) throw error
         const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
@@ -129,15 +133,17 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     return new XipuError('E_UNREACHABLE', `The platform could not be reached for ${label} (${reason}). Check the network or XIPU_API_BASE.`, { cause: error })
   }
 
-  async function _json<T>(label: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | undefined, options: CallOptions = {}): Promise<T> {
+  /** `body` may be a function: it is called when the call's turn comes, so that it can take in what arrived while it waited. */
+  async function _json<T>(label: string, method: 'GET' | 'POST', path: string, body: Record<string, unknown> | (() => Record<string, unknown>) | undefined, options: CallOptions = {}): Promise<T> {
     return _withRetries(label, options, async (settings, signal) => {
       const query: Record<string, string> = { sf_request_type: 'ajax' }
       if (method === 'GET') query.lang = settings.lang
+      const payload = typeof body === 'function' ? body() : body
       const response: FetchResponse<unknown> = await ofetch.raw(`${settings.apiBase}/${path}`, {
         method,
         query,
         headers: _headers(settings),
-        body: body ? { ...body, lang: settings.lang } : undefined,
+        body: payload ? { ...payload, lang: settings.lang } : undefined,
         signal,
         retry: 0,
         ignoreResponseError: true,
@@ -224,9 +230,9 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       if (!Number.isInteger(id)) throw new XipuError('E_UPSTREAM', 'The platform created a session but did not say its id.')
       return { id }
     },
-    /** Deletes sessions by id. */
-    async deleteSessions(ids: number[], options?: CallOptions): Promise<void> {
-      await _json('delSession', 'POST', 'delSession', { ids }, options)
+    /** Deletes sessions by id; `ids` may be a function, read when the call's turn comes (see `_json`). */
+    async deleteSessions(ids: number[] | (() => number[]), options?: CallOptions): Promise<void> {
+      await _json('delSession', 'POST', 'delSession', () => ({ ids: typeof ids === 'function' ? ids() : ids }), options)
     },
   }
 }

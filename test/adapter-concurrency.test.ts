@@ -1,0 +1,108 @@
+/**
+ * Many requests at once and one after another: the one pacer keeps every
+ * platform call at least the gap apart, so the platform never answers 429;
+ * every client gets its own answer (no crossed sessions); every session is
+ * deleted. One suite runs at the real platform's strict one-second gap.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import type OpenAI from 'openai'
+import { smallestGap, startStack, type Stack } from './support/harness.ts'
+
+/** One request, streamed or not; resolves to the answer text. */
+async function ask(openai: OpenAI, content: string, stream: boolean, model = 'gpt-4.1'): Promise<string> {
+  if (!stream) {
+    const reply = await openai.chat.completions.create({ model, messages: [{ role: 'user', content }] })
+    return reply.choices[0]!.message.content ?? ''
+  }
+  const chunks = await openai.chat.completions.create({ model, messages: [{ role: 'user', content }], stream: true })
+  let text = ''
+  for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? ''
+  return text
+}
+
+/** Asserts the platform never saw two calls closer than the gap, and never answered 429. */
+function assertPaced(stack: Stack, minGapMs: number): void {
+  const calls = stack.apiCalls()
+  assert.equal(stack.sim.state.rateLimited, 0, 'the platform refused no call as too fast')
+  assert.ok(calls.every((c) => c.status !== 429))
+  const gap = smallestGap(calls)
+  assert.ok(gap >= minGapMs, `two platform calls came ${gap.toFixed(1)} ms apart (gap ${minGapMs} ms)`)
+}
+
+describe('at the strict 1000 ms gap of the real platform', () => {
+  let stack: Stack
+  before(async () => {
+    stack = await startStack({ gapMs: 1000 })
+  })
+  after(async () => {
+    await stack?.close()
+  })
+
+  test('8 concurrent requests (streamed and not) all succeed, each with its own answer, with zero 429s', async () => {
+    const prompts = Array.from({ length: 8 }, (_, i) => `concurrent request number ${i} 并发`)
+    const answers = await Promise.all(prompts.map((p, i) => ask(stack.openai, p, i % 2 === 0)))
+    answers.forEach((answer, i) => assert.equal(answer, `Echo from gpt-4.1: ${prompts[i]} | turns 1, history 0 | 你好🌏`))
+
+    await stack.waitForCleanPlatform()
+    const calls = stack.apiCalls()
+    assert.equal(calls.filter((c) => c.endpoint === 'saveSession').length, 8)
+    assert.equal(calls.filter((c) => c.endpoint === 'completions').length, 8)
+    const deleted = calls.filter((c) => c.endpoint === 'delSession').flatMap((c) => (c.body as { ids: number[] }).ids)
+    const used = calls.filter((c) => c.endpoint === 'completions').map((c) => Number((c.body as { sessionId: string }).sessionId))
+    assert.equal(new Set(used).size, 8, 'each request had its own session')
+    assert.deepEqual([...deleted].sort(), [...used].sort(), 'and each was deleted')
+    assertPaced(stack, 1000)
+  })
+})
+
+describe('at a short gap', () => {
+  let stack: Stack
+  before(async () => {
+    stack = await startStack({ gapMs: 150 })
+  })
+  after(async () => {
+    await stack?.close()
+  })
+
+  test('back-to-back requests all succeed with zero 429s', async () => {
+    for (let i = 0; i < 6; i++) {
+      const answer = await ask(stack.openai, `back to back ${i}`, i % 2 === 1)
+      assert.equal(answer, `Echo from gpt-4.1: back to back ${i} | turns 1, history 0 | 你好🌏`)
+    }
+    await stack.waitForCleanPlatform()
+    assertPaced(stack, 150)
+  })
+
+  test('16 concurrent requests over different models, with models listed meanwhile', async () => {
+    const models = ['gpt-4.1', 'o3', 'qwen3.6-27b', 'unlisted-model']
+    const jobs = Array.from({ length: 16 }, (_, i) => {
+      const model = models[i % models.length]!
+      const content = `job ${i} on ${model}`
+      return ask(stack.openai, content, i % 3 !== 0, model).then((answer) => ({ model, content, answer }))
+    })
+    const listing = stack.openai.models.list()
+    const results = await Promise.all(jobs)
+    for (const { model, content, answer } of results) assert.equal(answer, `Echo from ${model}: ${content} | turns 1, history 0 | 你好🌏`)
+    assert.equal((await listing).data.length, 21)
+    await stack.waitForCleanPlatform()
+    assertPaced(stack, 150)
+  })
+
+  test('a client that leaves while others stream does not disturb them', async () => {
+    const controller = new AbortController()
+    const leaving = (async () => {
+      const stream = await stack.openai.chat.completions.create(
+        { model: 'gpt-4.1', messages: [{ role: 'user', content: 'leaving [[sim:long=20000]] [[sim:slow=10]]' }], stream: true },
+        { signal: controller.signal },
+      )
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) controller.abort()
+    })()
+    const staying = Array.from({ length: 4 }, (_, i) => ask(stack.openai, `staying ${i}`, true))
+    await leaving
+    const answers = await Promise.all(staying)
+    answers.forEach((a, i) => assert.equal(a, `Echo from gpt-4.1: staying ${i} | turns 1, history 0 | 你好🌏`))
+    await stack.waitForCleanPlatform()
+    assertPaced(stack, 150)
+  })
+})

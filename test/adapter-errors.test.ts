@@ -1,0 +1,260 @@
+/**
+ * Failures, as a client sees them: bad input gets a 4xx in OpenAI's error
+ * shape and never reaches the platform; a truncated stream and an error event
+ * are errors, never a finished answer; an expired token is a 401 that says
+ * how to log in again; a new token written into `.env` is used at once.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import OpenAI from 'openai'
+import { startStack, waitFor, type Stack } from './support/harness.ts'
+import { readRawStream } from './support/sse.ts'
+
+let stack: Stack
+
+before(async () => {
+  stack = await startStack({ gapMs: 120, overrides: { XIPU_BODY_LIMIT: '4096' } })
+})
+after(async () => {
+  await stack?.close()
+})
+
+/** Asserts OpenAI's error shape exactly: `{"error":{"message","type","param","code"}}`. */
+function assertOpenAIError(body: unknown, expect: { param?: string | null; code?: string; type?: string } = {}): { message: string; type: string; param: string | null; code: string | null } {
+  assert.ok(body && typeof body === 'object', 'an object body')
+  assert.deepEqual(Object.keys(body), ['error'])
+  const error = (body as { error: Record<string, unknown> }).error
+  assert.deepEqual(Object.keys(error).sort(), ['code', 'message', 'param', 'type'])
+  assert.equal(typeof error.message, 'string')
+  assert.ok((error.message as string).length > 10, 'a message that says something')
+  assert.equal(typeof error.type, 'string')
+  assert.ok(error.param === null || typeof error.param === 'string')
+  assert.ok(error.code === null || typeof error.code === 'string')
+  if (expect.param !== undefined) assert.equal(error.param, expect.param)
+  if (expect.code !== undefined) assert.equal(error.code, expect.code)
+  if (expect.type !== undefined) assert.equal(error.type, expect.type)
+  return error as never
+}
+
+const ok = [{ role: 'user', content: 'hi' }]
+
+describe('bad input', () => {
+  const cases: Array<{ name: string; body: unknown; status?: number; param?: string }> = [
+    { name: 'an empty body', body: '', param: 'body' },
+    { name: 'a body that is not JSON', body: '{"model": "gpt-4.1", ', param: 'body' },
+    { name: 'a JSON array', body: '[1,2]', param: 'body' },
+    { name: 'a JSON string', body: '"hello"', param: 'body' },
+    { name: 'no model', body: { messages: ok }, param: 'model' },
+    { name: 'an empty model', body: { model: '', messages: ok }, param: 'model' },
+    { name: 'a model that is a number', body: { model: 4, messages: ok }, param: 'model' },
+    { name: 'only the :online suffix as model', body: { model: ':online', messages: ok }, param: 'model' },
+    { name: 'no messages', body: { model: 'gpt-4.1' }, param: 'messages' },
+    { name: 'empty messages', body: { model: 'gpt-4.1', messages: [] }, param: 'messages' },
+    { name: 'messages that are a string', body: { model: 'gpt-4.1', messages: 'hi' }, param: 'messages' },
+    { name: 'an unknown role', body: { model: 'gpt-4.1', messages: [{ role: 'wizard', content: 'hi' }] }, param: 'messages[0].role' },
+    { name: 'messages with no text', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: '   ' }, { role: 'assistant', content: null }] }, param: 'messages' },
+    { name: 'temperature above 2', body: { model: 'gpt-4.1', messages: ok, temperature: 3 }, param: 'temperature' },
+    { name: 'temperature as a string', body: { model: 'gpt-4.1', messages: ok, temperature: 'hot' }, param: 'temperature' },
+    { name: 'stream as a string', body: { model: 'gpt-4.1', messages: ok, stream: 'yes' }, param: 'stream' },
+    { name: 'max_tokens of 0', body: { model: 'gpt-4.1', messages: ok, max_tokens: 0 }, param: 'max_tokens' },
+    { name: 'n of 2', body: { model: 'gpt-4.1', messages: ok, n: 2 }, param: 'n' },
+    { name: 'five stop sequences', body: { model: 'gpt-4.1', messages: ok, stop: ['a', 'b', 'c', 'd', 'e'] }, param: 'stop' },
+    { name: 'an unknown reasoning_effort', body: { model: 'gpt-4.1', messages: ok, reasoning_effort: 'extreme' }, param: 'reasoning_effort' },
+    { name: 'tools', body: { model: 'gpt-4.1', messages: ok, tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
+    { name: 'a JSON response_format', body: { model: 'gpt-4.1', messages: ok, response_format: { type: 'json_object' } }, param: 'response_format' },
+    { name: 'logprobs', body: { model: 'gpt-4.1', messages: ok, logprobs: true }, param: 'logprobs' },
+    {
+      name: 'an image part',
+      body: { model: 'gpt-4.1', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] },
+      param: 'messages[0].content[0]',
+    },
+    { name: 'an audio part', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, param: 'messages[0].content[0]' },
+    { name: 'a body over XIPU_BODY_LIMIT', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x'.repeat(8000) }] }, status: 413 },
+  ]
+
+  for (const c of cases) {
+    test(`${c.name} → ${c.status ?? 400} in OpenAI's shape, and no platform session`, async () => {
+      const since = stack.sim.state.calls.length
+      for (const stream of [false, true]) {
+        const body = typeof c.body === 'object' && c.body !== null && !Array.isArray(c.body) ? { ...c.body, ...(stream ? { stream: (c.body as { stream?: unknown }).stream ?? true } : {}) } : c.body
+        const response = await stack.postChat(body)
+        assert.equal(response.status, c.status ?? 400)
+        assert.match(response.headers.get('content-type') ?? '', /application\/json/)
+        const error = assertOpenAIError(await response.json(), c.param ? { param: c.param, type: 'invalid_request_error' } : {})
+        assert.doesNotMatch(error.message, /at .*\.ts:\d+/, 'no stack trace')
+      }
+      assert.deepEqual(stack.apiCalls(since).filter((call) => call.endpoint === 'saveSession' || call.endpoint === 'completions'), [])
+    })
+  }
+
+  test('the SDK surfaces a 400 as BadRequestError with the param', async () => {
+    const since = stack.sim.state.calls.length
+    await assert.rejects(
+      stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok as never, temperature: 9 }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.BadRequestError)
+        assert.equal(error.status, 400)
+        assert.equal(error.param, 'temperature')
+        assert.equal(error.type, 'invalid_request_error')
+        return true
+      },
+    )
+    assert.equal(stack.apiCalls(since).length, 0, 'the platform was not called at all')
+  })
+
+  test('an unknown route is a 404 in OpenAI\'s shape', async () => {
+    const response = await fetch(`${stack.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    assert.equal(response.status, 404)
+    assertOpenAIError(await response.json())
+  })
+
+  test('GET on the completions route is a 4xx in OpenAI\'s shape', async () => {
+    const response = await fetch(`${stack.baseURL}/chat/completions`)
+    assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`)
+    assertOpenAIError(await response.json())
+  })
+})
+
+describe('failures of the platform', () => {
+  test('a truncated stream (no [DONE]) is a 502 for a non-streaming request, never a finished answer', async () => {
+    const response = await stack.postChat({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Cut me off [[sim:truncate-after=4]]' }] })
+    assert.equal(response.status, 502)
+    assertOpenAIError(await response.json(), { code: 'stream_truncated', type: 'upstream_error' })
+    await stack.waitForCleanPlatform()
+  })
+
+  test('a truncated stream makes the SDK stream throw, and the wire has no finish and no [DONE]', async () => {
+    const messages = [{ role: 'user' as const, content: 'Cut me off too [[sim:truncate-after=5]]' }]
+    const stream = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages, stream: true })
+    let content = ''
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? ''
+      })(),
+      (error: unknown) => error instanceof OpenAI.APIError && /without \[DONE\]|incomplete|broke off/i.test(error.message),
+    )
+    assert.ok(content.length > 0, 'some text came before the cut')
+
+    const raw = await readRawStream(await stack.postChat({ model: 'gpt-4.1', messages, stream: true }))
+    assert.equal(raw.doneCount, 0, 'no [DONE] after an error')
+    assert.ok(raw.chunks.every((c) => !c.choices?.some((ch) => ch.finish_reason !== null)), 'no finish_reason')
+    const last = raw.chunks.at(-1)!
+    assertOpenAIError(last, { code: 'stream_truncated' })
+    await stack.waitForCleanPlatform()
+  })
+
+  test('an error event (code ≠ 0) is a 502 for a non-streaming request', async () => {
+    const response = await stack.postChat({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Fail midway [[sim:error-after=3]]' }] })
+    assert.equal(response.status, 502)
+    const error = assertOpenAIError(await response.json(), { type: 'upstream_error' })
+    assert.match(error.message, /Simulated model error/)
+    await stack.waitForCleanPlatform()
+  })
+
+  test('an error event before any piece is a 502 too', async () => {
+    const response = await stack.postChat({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Fail at once [[sim:error-after=0]]' }] })
+    assert.equal(response.status, 502)
+    assertOpenAIError(await response.json(), { type: 'upstream_error' })
+    await stack.waitForCleanPlatform()
+  })
+
+  test('an error event makes the SDK stream throw', async () => {
+    const stream = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Fail in a stream [[sim:error-after=2]]' }], stream: true })
+    let finished = false
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) if (chunk.choices[0]?.finish_reason) finished = true
+      })(),
+      (error: unknown) => error instanceof OpenAI.APIError && /Simulated model error/.test(error.message),
+    )
+    assert.equal(finished, false, 'never a finished answer')
+    await stack.waitForCleanPlatform()
+  })
+
+  test('a platform 500 on every try is a 502 after the retries', async () => {
+    stack.sim.state.injectFault('saveSession', { kind: 'status', status: 500, times: 10 })
+    try {
+      const response = await stack.postChat({ model: 'gpt-4.1', messages: ok, stream: true })
+      assert.equal(response.status, 502)
+      assertOpenAIError(await response.json(), { type: 'upstream_error' })
+    } finally {
+      // Drain the faults not used, so later tests see a healthy platform.
+      while (stack.sim.state.takeFault('saveSession')) {}
+    }
+    await stack.waitForCleanPlatform()
+  })
+})
+
+describe('credentials', () => {
+  test('an expired token → 401 saying to run npx tsx auth.ts, stream or not, and no session left', async () => {
+    const fresh = stack.sim.issueCredentials('demo')
+    const expiring = stack.sim.issueCredentials('demo', 1)
+    stack.writeCredentials(expiring)
+    await waitFor(() => Date.now() > expiring.expiresAt.getTime(), () => 'the token to expire', 5000)
+    try {
+      for (const stream of [false, true]) {
+        const response = await stack.postChat({ model: 'gpt-4.1', messages: ok, stream })
+        assert.equal(response.status, 401)
+        const error = assertOpenAIError(await response.json(), { type: 'authentication_error', code: 'xipu_token_expired' })
+        assert.match(error.message, /npx tsx auth\.ts/)
+      }
+      await assert.rejects(stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok as never }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.AuthenticationError)
+        assert.match(error.message, /npx tsx auth\.ts/)
+        return true
+      })
+      assert.equal(stack.adapterSessions().length, 0)
+      const health = (await (await fetch(stack.baseURL.replace(/\/v1$/, '/health'))).json()) as { token: { expired: boolean } }
+      assert.equal(health.token.expired, true, '/health tells the token has expired')
+    } finally {
+      stack.writeCredentials(fresh)
+    }
+    await stack.waitForCleanPlatform()
+  })
+
+  test('a token revoked on the platform → 401', async () => {
+    stack.sim.state.tokens.revokeAll()
+    try {
+      const response = await stack.postChat({ model: 'gpt-4.1', messages: ok })
+      assert.equal(response.status, 401)
+      assert.match(assertOpenAIError(await response.json(), { type: 'authentication_error' }).message, /npx tsx auth\.ts/)
+    } finally {
+      stack.writeCredentials(stack.sim.issueCredentials('demo'))
+    }
+  })
+
+  test('a 403 on completions (after the session was made) still deletes the session', async () => {
+    stack.sim.state.injectFault('completions', { kind: 'status', status: 403 })
+    const response = await stack.postChat({ model: 'gpt-4.1', messages: ok })
+    assert.equal(response.status, 401)
+    assertOpenAIError(await response.json(), { code: 'xipu_token_expired' })
+    await stack.waitForCleanPlatform()
+  })
+
+  test('.env hot reload: a new JM_TOKEN written while the adapter runs is used by the next request', async () => {
+    const before = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok as never })
+    assert.ok(before.choices[0]!.message.content)
+
+    // A new login elsewhere: the old token is dead, auth.ts writes the new one.
+    stack.sim.state.tokens.revokeAll()
+    const renewed = stack.sim.issueCredentials('demo')
+    stack.writeCredentials(renewed)
+    const since = stack.sim.state.calls.length
+
+    const reply = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'with the new token' }] })
+    assert.match(reply.choices[0]!.message.content ?? '', /with the new token/)
+    await stack.waitForCleanPlatform()
+    const calls = stack.apiCalls(since)
+    assert.ok(calls.length >= 3)
+    assert.ok(calls.every((c) => c.headers['jm-token'] === renewed.jmToken && c.headers['sdp-app-session'] === renewed.sdpSession))
+    assert.ok(calls.every((c) => c.status === 200))
+  })
+})
+
+describe('afterwards', () => {
+  test('no 429 from the platform, and the seeded web chats are all still there', () => {
+    assert.equal(stack.sim.state.rateLimited, 0)
+    const names = [...stack.sim.state.sessions.values()].map((s) => s.name).sort()
+    assert.deepEqual(names, [...stack.seedWebChats].sort())
+  })
+})
