@@ -23,6 +23,9 @@ export const BUILTIN_MODELS = [
   'DeepSeek-V3.1-W8A8',
 ]
 
+// After a failed catalog read, try the platform again after this long.
+const CATALOG_RETRY_MS = 30_000
+
 export interface ModelList {
   models: CatalogModel[]
   /** `platform` when read from the catalog, `builtin` when it could not be. */
@@ -54,7 +57,11 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
       return list
     } catch (error) {
       deps.log.warn(`Could not read the platform's model catalog (${(error as Error).message}); offering the built-in list.`)
-      return _builtin()
+      const list = _builtin()
+      // Keep the fallback for a short while: during an outage every /v1/models call
+      // would otherwise spend paced platform calls (and backoff) on the catalog again.
+      cached = { at: Date.now() - deps.settings().modelsTtlMs + CATALOG_RETRY_MS, list }
+      return list
     }
   }
 

@@ -118,8 +118,11 @@ describe('when the catalog cannot be read', () => {
       page.data.map((m) => m.id),
       BUILTIN_MODELS,
     )
+    const catalogCalls = stack.sim.state.calls.filter((c) => c.endpoint === 'config').length
     const raw = (await (await fetch(`${stack.baseURL}/models`)).json()) as { data: Array<{ source: string }> }
     assert.ok(raw.data.every((m) => m.source === 'builtin'))
+    // The fallback is kept for a while: a second listing does not spend platform calls again.
+    assert.equal(stack.sim.state.calls.filter((c) => c.endpoint === 'config').length, catalogCalls)
     // A non-ASCII id of the built-in list, through the SDK's path encoding.
     assert.equal((await stack.openai.models.retrieve('DeepseekR1联网')).id, 'DeepseekR1联网')
     // And chat still works with any id.
