@@ -41,7 +41,7 @@ after(async () => {
 /** The platform calls one request made, by endpoint, after checking it cleaned up. */
 async function callsOf(since: number) {
   await stack.waitForCleanPlatform()
-  const calls = stack.apiCalls(since)
+  const calls = stack.calls({ since })
   const of = (endpoint: string) => calls.filter((c) => c.endpoint === endpoint)
   return { calls, saves: of('saveSession'), completions: of('completions'), deletes: of('delSession') }
 }
@@ -391,7 +391,7 @@ describe('pacing', () => {
   test('no platform call came closer than the gap, and none was refused with 429', async () => {
     // Everything above ran through this one platform: check the record of it all.
     await stack.waitForCleanPlatform()
-    const calls = stack.apiCalls()
+    const calls = stack.calls()
     assert.ok(calls.length > 20)
     assert.equal(stack.sim.state.rateLimited, 0)
     assert.ok(calls.every((c) => c.status !== 429))

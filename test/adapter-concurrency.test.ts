@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type OpenAI from 'openai'
-import { smallestGap, startStack, type Stack } from './support/harness.ts'
+import { startStack, type Stack } from './support/harness.ts'
+import { measureSmallestGap, readSessionId } from './support/platform.ts'
 
 /** One request, streamed or not; resolves to the answer text. */
 async function ask(openai: OpenAI, content: string, stream: boolean, model = 'gpt-4.1'): Promise<string> {
@@ -23,10 +24,10 @@ async function ask(openai: OpenAI, content: string, stream: boolean, model = 'gp
 
 /** Asserts the platform never saw two calls closer than the gap, and never answered 429. */
 function assertPaced(stack: Stack, minGapMs: number): void {
-  const calls = stack.apiCalls()
+  const calls = stack.calls()
   assert.equal(stack.sim.state.rateLimited, 0, 'the platform refused no call as too fast')
   assert.ok(calls.every((c) => c.status !== 429))
-  const gap = smallestGap(calls)
+  const gap = measureSmallestGap(calls)
   assert.ok(gap >= minGapMs, `two platform calls came ${gap.toFixed(1)} ms apart (gap ${minGapMs} ms)`)
 }
 
@@ -45,11 +46,11 @@ describe('at the strict 1000 ms gap of the real platform', () => {
     answers.forEach((answer, i) => assert.equal(answer, `Echo from gpt-4.1: ${prompts[i]} | turns 1, history 0 | 你好🌏`))
 
     await stack.waitForCleanPlatform()
-    const calls = stack.apiCalls()
+    const calls = stack.calls()
     assert.equal(calls.filter((c) => c.endpoint === 'saveSession').length, 8)
     assert.equal(calls.filter((c) => c.endpoint === 'completions').length, 8)
     const deleted = calls.filter((c) => c.endpoint === 'delSession').flatMap((c) => (c.body as { ids: number[] }).ids)
-    const used = calls.filter((c) => c.endpoint === 'completions').map((c) => Number((c.body as { sessionId: string }).sessionId))
+    const used = calls.filter((c) => c.endpoint === 'completions').map(readSessionId)
     assert.equal(new Set(used).size, 8, 'each request had its own session')
     assert.deepEqual([...deleted].sort(), [...used].sort(), 'and each was deleted')
     assertPaced(stack, 1000)

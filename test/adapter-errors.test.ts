@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
-import { startStack, waitFor, type Stack } from './support/harness.ts'
+import { startStack, type Stack } from './support/harness.ts'
 import { readRawStream } from './support/sse.ts'
+import { waitFor } from './support/wait-for.ts'
 
 let stack: Stack
 
@@ -83,7 +84,7 @@ describe('bad input', () => {
         const error = assertOpenAIError(await response.json(), c.param ? { param: c.param, type: 'invalid_request_error' } : {})
         assert.doesNotMatch(error.message, /at .*\.ts:\d+/, 'no stack trace')
       }
-      assert.deepEqual(stack.apiCalls(since).filter((call) => call.endpoint === 'saveSession' || call.endpoint === 'completions'), [])
+      assert.deepEqual(stack.calls({ since }).filter((call) => call.endpoint === 'saveSession' || call.endpoint === 'completions'), [])
     })
   }
 
@@ -99,17 +100,17 @@ describe('bad input', () => {
         return true
       },
     )
-    assert.equal(stack.apiCalls(since).length, 0, 'the platform was not called at all')
+    assert.equal(stack.calls({ since }).length, 0, 'the platform was not called at all')
   })
 
   test('an unknown route is a 404 in OpenAI\'s shape', async () => {
-    const response = await fetch(`${stack.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const response = await fetch(`${stack.adapter.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
     assert.equal(response.status, 404)
     assertOpenAIError(await response.json())
   })
 
   test('GET on the completions route is a 4xx in OpenAI\'s shape', async () => {
-    const response = await fetch(`${stack.baseURL}/chat/completions`)
+    const response = await fetch(`${stack.adapter.baseURL}/chat/completions`)
     assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`)
     assertOpenAIError(await response.json())
   })
@@ -190,7 +191,7 @@ describe('credentials', () => {
     const fresh = stack.sim.issueCredentials('demo')
     const expiring = stack.sim.issueCredentials('demo', 1)
     stack.writeCredentials(expiring)
-    await waitFor(() => Date.now() > expiring.expiresAt.getTime(), () => 'the token to expire', 5000)
+    await waitFor('the token to expire', () => Date.now() > expiring.expiresAt.getTime(), 5000)
     try {
       for (const stream of [false, true]) {
         const response = await stack.postChat({ model: 'gpt-4.1', messages: ok, stream })
@@ -203,8 +204,8 @@ describe('credentials', () => {
         assert.match(error.message, /npx tsx auth\.ts/)
         return true
       })
-      assert.equal(stack.adapterSessions().length, 0)
-      const health = (await (await fetch(stack.baseURL.replace(/\/v1$/, '/health'))).json()) as { token: { expired: boolean } }
+      assert.equal(stack.unseededSessions().length, 0)
+      const health = (await (await fetch(stack.adapter.baseURL.replace(/\/v1$/, '/health'))).json()) as { token: { expired: boolean } }
       assert.equal(health.token.expired, true, '/health tells the token has expired')
     } finally {
       stack.writeCredentials(fresh)
@@ -244,7 +245,7 @@ describe('credentials', () => {
     const reply = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'with the new token' }] })
     assert.match(reply.choices[0]!.message.content ?? '', /with the new token/)
     await stack.waitForCleanPlatform()
-    const calls = stack.apiCalls(since)
+    const calls = stack.calls({ since })
     assert.ok(calls.length >= 3)
     assert.ok(calls.every((c) => c.headers['jm-token'] === renewed.jmToken && c.headers['sdp-app-session'] === renewed.sdpSession))
     assert.ok(calls.every((c) => c.status === 200))
@@ -255,6 +256,6 @@ describe('afterwards', () => {
   test('no 429 from the platform, and the seeded web chats are all still there', () => {
     assert.equal(stack.sim.state.rateLimited, 0)
     const names = [...stack.sim.state.sessions.values()].map((s) => s.name).sort()
-    assert.deepEqual(names, [...stack.seedWebChats].sort())
+    assert.deepEqual(names, [...stack.webChats].sort())
   })
 })

@@ -30,7 +30,7 @@ describe('with the platform catalog', () => {
       assert.equal(typeof model.created, 'number')
       assert.equal(typeof model.owned_by, 'string')
     }
-    const raw = (await (await fetch(`${stack.baseURL}/models`)).json()) as { object: string; data: Array<Record<string, unknown>> }
+    const raw = (await (await fetch(`${stack.adapter.baseURL}/models`)).json()) as { object: string; data: Array<Record<string, unknown>> }
     assert.equal(raw.object, 'list')
     const luna = raw.data.find((m) => m.id === 'gpt-5.6-luna')!
     assert.equal(luna.name, 'GPT-5.6 Luna', 'the catalog label')
@@ -42,10 +42,10 @@ describe('with the platform catalog', () => {
   })
 
   test('reads the catalog from the platform once and then serves it from the cache', async () => {
-    const configCalls = () => stack.apiCalls().filter((c) => c.endpoint === 'config')
+    const configCalls = () => stack.calls().filter((c) => c.endpoint === 'config')
     const before = configCalls().length
     assert.ok(before >= 1)
-    await Promise.all([stack.openai.models.list(), stack.openai.models.list(), fetch(`${stack.baseURL}/models`).then((r) => r.json())])
+    await Promise.all([stack.openai.models.list(), stack.openai.models.list(), fetch(`${stack.adapter.baseURL}/models`).then((r) => r.json())])
     assert.equal(configCalls().length, before)
     assert.ok(configCalls().every((c) => c.query.lang === 'en' && c.status === 200))
   })
@@ -110,8 +110,7 @@ describe('with the platform catalog', () => {
 
 describe('when the catalog cannot be read', () => {
   test('offers the built-in list', async (t) => {
-    const stack = await startStack({ gapMs: 120 })
-    t.after(() => stack.close())
+    const stack = await startStack({ stopAfter: t, gapMs: 120 })
     stack.sim.state.injectFault('config', { kind: 'status', status: 500, times: 100 })
     const page = await stack.openai.models.list()
     assert.deepEqual(
@@ -119,7 +118,7 @@ describe('when the catalog cannot be read', () => {
       BUILTIN_MODELS,
     )
     const catalogCalls = stack.sim.state.calls.filter((c) => c.endpoint === 'config').length
-    const raw = (await (await fetch(`${stack.baseURL}/models`)).json()) as { data: Array<{ source: string }> }
+    const raw = (await (await fetch(`${stack.adapter.baseURL}/models`)).json()) as { data: Array<{ source: string }> }
     assert.ok(raw.data.every((m) => m.source === 'builtin'))
     // The fallback is kept for a while: a second listing does not spend platform calls again.
     assert.equal(stack.sim.state.calls.filter((c) => c.endpoint === 'config').length, catalogCalls)
@@ -132,8 +131,7 @@ describe('when the catalog cannot be read', () => {
   })
 
   test('offers the built-in list when the platform is unreachable', async (t) => {
-    const stack = await startStack({ gapMs: 120, overrides: { XIPU_API_BASE: 'http://127.0.0.1:9/nothing-here' } })
-    t.after(() => stack.close())
+    const stack = await startStack({ stopAfter: t, gapMs: 120, overrides: { XIPU_API_BASE: 'http://127.0.0.1:9/nothing-here' } })
     const page = await stack.openai.models.list()
     assert.deepEqual(
       page.data.map((m) => m.id),
@@ -142,13 +140,12 @@ describe('when the catalog cannot be read', () => {
   })
 
   test('XIPU_MODELS replaces the list', async (t) => {
-    const stack = await startStack({ gapMs: 120, overrides: { XIPU_MODELS: 'alpha, beta-2 ,gamma:online' } })
-    t.after(() => stack.close())
+    const stack = await startStack({ stopAfter: t, gapMs: 120, overrides: { XIPU_MODELS: 'alpha, beta-2 ,gamma:online' } })
     const page = await stack.openai.models.list()
     assert.deepEqual(
       page.data.map((m) => m.id),
       ['alpha', 'beta-2', 'gamma:online'],
     )
-    assert.equal(stack.apiCalls().filter((c) => c.endpoint === 'config').length, 0, 'no catalog call needed')
+    assert.equal(stack.calls().filter((c) => c.endpoint === 'config').length, 0, 'no catalog call needed')
   })
 })

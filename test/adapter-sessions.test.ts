@@ -9,9 +9,12 @@ import { existsSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
 import { createSessionName } from '../lib/session-names.ts'
-import { startStack, waitFor, type Stack } from './support/harness.ts'
+import { startStack, type Stack } from './support/harness.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const ok = [{ role: 'user' as const, content: 'hi' }]
+// A bound on a hang, not a speed check.
+const SETTLE_TIMEOUT_MS = 30_000
 
 describe('one request, one session, deleted afterwards', () => {
   let stack: Stack
@@ -27,14 +30,20 @@ describe('one request, one session, deleted afterwards', () => {
     const since = stack.sim.state.calls.length
     await fn()
     await stack.waitForCleanPlatform()
-    const created = stack.apiCalls(since).filter((c) => c.endpoint === 'saveSession' && c.status === 200).length
-    const deleted = stack.apiCalls(since).filter((c) => c.endpoint === 'delSession' && c.status === 200).length
+    const created = stack.calls({ since }).filter((c) => c.endpoint === 'saveSession' && c.status === 200).length
+    const deleted = stack.calls({ since }).filter((c) => c.endpoint === 'delSession' && c.status === 200).length
     assert.ok(created >= 1, 'a session was created')
     assert.equal(deleted, created, 'each session created was deleted')
-    await waitFor(() => stack.adapter.journal.entries().length === 0, () => `journal: ${JSON.stringify(stack.adapter.journal.entries())}`)
+    await waitFor(() => `journal: ${JSON.stringify(stack.adapter.journal.entries())}`, () => stack.adapter.journal.entries().length === 0, SETTLE_TIMEOUT_MS)
     assert.equal(existsSync(stack.adapter.journal.file), false, 'the journal file is gone once empty')
     assert.equal(stack.adapter.sessions.activeCount(), 0)
-    assert.deepEqual([...stack.sim.state.sessions.values()].map((s) => s.name).sort(), [...stack.seedWebChats].sort(), 'the web chats are untouched')
+    assert.deepEqual([...stack.sim.state.sessions.values()].map((s) => s.name).sort(), [...stack.webChats].sort(), 'the web chats are untouched')
+  }
+
+  /** Waits until the platform's stream has closed, and checks that it was closed early: one abort more than `before`. */
+  async function expectUpstreamAborted(before: number, message: string): Promise<void> {
+    await waitFor(() => `upstream streams open: ${stack.sim.state.streamsOpen}`, () => stack.sim.state.streamsOpen === 0, SETTLE_TIMEOUT_MS)
+    assert.equal(stack.sim.state.streamsAborted, before + 1, message)
   }
 
   test('after a non-streaming success', () =>
@@ -99,8 +108,7 @@ describe('one request, one session, deleted afterwards', () => {
         }
       }
       assert.ok(content.length < 20_000, 'the client left before the end')
-      await waitFor(() => stack.sim.state.streamsOpen === 0, () => `upstream streams open: ${stack.sim.state.streamsOpen}`)
-      assert.equal(stack.sim.state.streamsAborted, aborted + 1, 'the platform saw its stream closed before the end')
+      await expectUpstreamAborted(aborted, 'the platform saw its stream closed before the end')
     }))
 
   test('after the client disconnects mid-stream (raw fetch)', () =>
@@ -121,8 +129,7 @@ describe('one request, one session, deleted afterwards', () => {
       }
       controller.abort()
       await reader.cancel().catch(() => {})
-      await waitFor(() => stack.sim.state.streamsOpen === 0, () => `upstream streams open: ${stack.sim.state.streamsOpen}`)
-      assert.equal(stack.sim.state.streamsAborted, aborted + 1, 'the platform saw its stream closed before the end')
+      await expectUpstreamAborted(aborted, 'the platform saw its stream closed before the end')
     }))
 
   test('after the client disconnects while the platform has gone silent (stall)', () =>
@@ -136,13 +143,12 @@ describe('one request, one session, deleted afterwards', () => {
       const reading = (async () => {
         for await (const _ of stream);
       })()
-      await waitFor(() => stack.sim.state.streamsOpen === 1 && stack.sim.state.calls.at(-1)?.endpoint === 'completions', () => 'the completion to start')
+      await waitFor('the completion to start', () => stack.sim.state.streamsOpen === 1 && stack.sim.state.calls.at(-1)?.endpoint === 'completions', SETTLE_TIMEOUT_MS)
       // Let a few pieces arrive, then leave.
       await new Promise((r) => setTimeout(r, 200))
       controller.abort()
       await reading.catch(() => {})
-      await waitFor(() => stack.sim.state.streamsOpen === 0, () => `upstream streams open: ${stack.sim.state.streamsOpen}`)
-      assert.equal(stack.sim.state.streamsAborted, aborted + 1, 'the platform saw its stream closed')
+      await expectUpstreamAborted(aborted, 'the platform saw its stream closed')
     }))
 
   test('after the client of a non-streaming request disconnects while the answer is coming', () =>
@@ -153,11 +159,10 @@ describe('one request, one session, deleted afterwards', () => {
         { model: 'gpt-4.1', messages: [{ role: 'user', content: 'wait for it [[sim:long=20000]] [[sim:slow=20]]' }] },
         { signal: controller.signal },
       )
-      await waitFor(() => stack.sim.state.streamsOpen === 1, () => 'the completion to start')
+      await waitFor('the completion to start', () => stack.sim.state.streamsOpen === 1, SETTLE_TIMEOUT_MS)
       controller.abort()
       await assert.rejects(pending, (error: unknown) => error instanceof OpenAI.APIUserAbortError)
-      await waitFor(() => stack.sim.state.streamsOpen === 0, () => `upstream streams open: ${stack.sim.state.streamsOpen}`)
-      assert.equal(stack.sim.state.streamsAborted, aborted + 1, 'the platform saw its stream closed before the end')
+      await expectUpstreamAborted(aborted, 'the platform saw its stream closed before the end')
     }))
 
   test('after the client disconnects before the platform answered its first byte', () =>
@@ -171,12 +176,11 @@ describe('one request, one session, deleted afterwards', () => {
           const stream = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok, stream: true }, { signal: controller.signal })
           for await (const chunk of stream) content += chunk.choices[0]?.delta.content ?? ''
         })()
-        await waitFor(() => stack.sim.state.streamsOpen === 1, () => 'the completion to start')
+        await waitFor('the completion to start', () => stack.sim.state.streamsOpen === 1, SETTLE_TIMEOUT_MS)
         controller.abort()
         await assert.rejects(reading, (error: unknown) => error instanceof OpenAI.APIUserAbortError)
         assert.equal(content, '')
-        await waitFor(() => stack.sim.state.streamsOpen === 0, () => `upstream streams open: ${stack.sim.state.streamsOpen}`)
-        assert.equal(stack.sim.state.streamsAborted, aborted + 1, 'the platform saw its stream closed before the first byte')
+        await expectUpstreamAborted(aborted, 'the platform saw its stream closed before the first byte')
       } finally {
         stack.sim.state.options.firstByteDelayMs = 0
       }
@@ -190,8 +194,7 @@ describe('one request, one session, deleted afterwards', () => {
 describe('the session cap', () => {
   test('is met by sweeping the adapter\'s own orphans, never the web chats', async (t) => {
     const webChats = ['chat 1', 'chat 2', 'chat 3', 'chat 4']
-    const stack = await startStack({ gapMs: 120, simulator: { sessionCap: 5 }, seedWebChats: webChats })
-    t.after(() => stack.close())
+    const stack = await startStack({ stopAfter: t, gapMs: 120, simulator: { sessionCap: 5, seedWebChats: webChats } })
     // An orphan of an adapter that crashed an hour ago: named by the adapter, in no live journal.
     const orphan = stack.sim.state.createSession('demo', {
       name: createSessionName(new Date(Date.now() - 3600_000)),
@@ -208,15 +211,14 @@ describe('the session cap', () => {
     await stack.waitForCleanPlatform()
     assert.equal(stack.sim.state.sessions.has(orphan.id), false, 'the orphan was swept')
     assert.deepEqual([...stack.sim.state.sessions.values()].map((s) => s.name).sort(), webChats)
-    const deletes = stack.apiCalls().filter((c) => c.endpoint === 'delSession')
+    const deletes = stack.calls().filter((c) => c.endpoint === 'delSession')
     const webIds = new Set([...stack.sim.state.sessions.values()].map((s) => s.id))
     assert.ok(deletes.every((c) => (c.body as { ids: number[] }).ids.every((id) => !webIds.has(id))), 'no delete ever named a web chat')
   })
 
   test('full of web chats: 409 that says so, and the web chats stay', async (t) => {
     const webChats = ['a', 'b', 'c']
-    const stack = await startStack({ gapMs: 120, simulator: { sessionCap: 3 }, seedWebChats: webChats })
-    t.after(() => stack.close())
+    const stack = await startStack({ stopAfter: t, gapMs: 120, simulator: { sessionCap: 3, seedWebChats: webChats } })
     const response = await stack.postChat({ model: 'gpt-4.1', messages: ok })
     assert.equal(response.status, 409)
     const { error } = (await response.json()) as { error: { message: string; code: string } }
@@ -224,15 +226,13 @@ describe('the session cap', () => {
     assert.match(error.message, /web chats/)
     await assert.rejects(stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok }), (e: unknown) => e instanceof OpenAI.APIError && e.status === 409)
     assert.deepEqual([...stack.sim.state.sessions.values()].map((s) => s.name).sort(), webChats)
-    assert.equal(stack.apiCalls().filter((c) => c.endpoint === 'delSession').length, 0, 'nothing was deleted')
+    assert.equal(stack.calls().filter((c) => c.endpoint === 'delSession').length, 0, 'nothing was deleted')
   })
 })
 
 describe('with the ready session on (XIPU_PREPARE_SESSION)', () => {
   test('only the ready session stays between requests, the next request is served in it with no history, and close() deletes it', async (t) => {
-    const stack = await startStack({ gapMs: 120, overrides: { XIPU_PREPARE_SESSION: '1' } })
-    let closed = false
-    t.after(() => (closed ? undefined : stack.close()))
+    const stack = await startStack({ stopAfter: t, gapMs: 120, readySession: true })
 
     for (const word of ['first', 'second', 'third']) {
       const readyBefore = stack.adapter.sessions.readyId()
@@ -241,22 +241,22 @@ describe('with the ready session on (XIPU_PREPARE_SESSION)', () => {
       // A reused session must never feed earlier turns back to the model.
       assert.equal(reply.choices[0]!.message.content, `Echo from gpt-4.1: ${word} | turns 1, history 0 | 你好🌏`)
       if (readyBefore !== undefined) {
-        const completion = stack.apiCalls(since).find((c) => c.endpoint === 'completions')
+        const completion = stack.calls({ since }).find((c) => c.endpoint === 'completions')
         assert.equal(Number((completion?.body as { sessionId?: unknown }).sessionId), readyBefore, 'served in the ready session')
       }
       // Settled: the platform holds no session of the adapter's but the ready one.
       await waitFor(
+        () => `sessions beyond the web chats: ${JSON.stringify(stack.unseededSessions())}, ready: ${stack.adapter.sessions.readyId()}`,
         () => {
-          const left = stack.adapterSessions()
+          const left = stack.unseededSessions()
           return stack.adapter.sessions.activeCount() === 0 && left.length === 1 && left[0]!.id === stack.adapter.sessions.readyId()
         },
-        () => `adapter sessions: ${JSON.stringify(stack.adapterSessions())}, ready: ${stack.adapter.sessions.readyId()}`,
+        SETTLE_TIMEOUT_MS,
       )
     }
 
     await stack.close()
-    closed = true
-    assert.deepEqual(stack.adapterSessions(), [], 'close() deleted the ready session')
+    assert.deepEqual(stack.unseededSessions(), [], 'close() deleted the ready session')
     assert.equal(stack.sim.state.rateLimited, 0)
   })
 })

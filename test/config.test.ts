@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { readEnvFile } from '../lib/env-file.ts'
-import { runScript } from './support/run-script.ts'
+import { runScript } from './support/processes.ts'
 import { makeTempDir } from './support/temp-dir.ts'
 
 // Spaces, a #, quotes and a backslash: everything that needs quoting.

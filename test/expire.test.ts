@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { test } from 'node:test'
 import { createTokenIssuer } from '../lib/simulator/tokens.ts'
-import { runScript } from './support/run-script.ts'
+import { runScript } from './support/processes.ts'
 import { makeTempDir } from './support/temp-dir.ts'
 
 const HOUR = 3_600_000

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { startHardeningStack, type HardeningStack } from './support/hardening-stack.ts'
+import { startStack, type Stack } from './support/harness.ts'
 
 interface Case {
   name: string
@@ -82,7 +82,7 @@ const CASES: Case[] = [
   { name: 'unknown route at the root', method: 'DELETE', path: '/v2/models', status: 404, param: null, code: 'not_found', message: /Unknown route DELETE \/v2\/models/ },
 ]
 
-async function send(stack: HardeningStack, c: Case): Promise<Response> {
+async function send(stack: Stack, c: Case): Promise<Response> {
   const method = c.method ?? 'POST'
   const url = `${stack.adapter.url}${c.path ?? '/v1/chat/completions'}`
   if (c.body === 'chunked') {
@@ -103,7 +103,7 @@ async function send(stack: HardeningStack, c: Case): Promise<Response> {
 }
 
 test('every malformed request gets a 4xx in OpenAI shape and never reaches the platform', async (t) => {
-  const stack = await startHardeningStack(t, { env: { XIPU_BODY_LIMIT: String(BODY_LIMIT) } })
+  const stack = await startStack({ stopAfter: t, readySession: true, overrides: { XIPU_BODY_LIMIT: String(BODY_LIMIT) } })
   assert.equal(stack.calls().length, 0, 'nothing called the platform before the table')
 
   for (const c of CASES) {
@@ -130,7 +130,7 @@ test('every malformed request gets a 4xx in OpenAI shape and never reaches the p
 })
 
 test('the SDK surfaces a bad request as a 400 naming the parameter', async (t) => {
-  const stack = await startHardeningStack(t)
+  const stack = await startStack({ stopAfter: t, readySession: true })
   await assert.rejects(
     stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Hi' }], temperature: 9 }),
     (error: { status?: number; param?: string; type?: string }) => error.status === 400 && error.param === 'temperature' && error.type === 'invalid_request_error',
@@ -139,8 +139,8 @@ test('the SDK surfaces a bad request as a 400 naming the parameter', async (t) =
 })
 
 test('the body limit defaults to 32 MiB and a body just under a small limit is accepted', async (t) => {
-  const stack = await startHardeningStack(t, { env: { XIPU_BODY_LIMIT: String(BODY_LIMIT), XIPU_PREPARE_SESSION: '0' } })
-  const { bodyLimit } = (await startHardeningStack(t)).adapter.settings()
+  const stack = await startStack({ stopAfter: t, overrides: { XIPU_BODY_LIMIT: String(BODY_LIMIT) } })
+  const { bodyLimit } = (await startStack({ stopAfter: t, readySession: true })).adapter.settings()
   assert.equal(bodyLimit, 32 * 1024 * 1024)
 
   const content = 'y'.repeat(BODY_LIMIT - 200)

@@ -7,13 +7,15 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { APIError } from 'openai'
 import { createAnswer } from '../lib/simulator/answers.ts'
-import { minCallGap, sessionIdOf, startHardeningStack, waitFor, WEB_CHATS } from './support/hardening-stack.ts'
+import { startStack } from './support/harness.ts'
+import { measureSmallestGap, readSessionId } from './support/platform.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const STRICT_GAP_MS = 1000 // the platform's own limit, and the simulator's strictest setting
 const CLIENTS = 12
 
 test(`${CLIENTS} concurrent streaming clients share one paced queue at the strict gap`, { timeout: 180_000 }, async (t) => {
-  const stack = await startHardeningStack(t, { gapMs: STRICT_GAP_MS })
+  const stack = await startStack({ stopAfter: t, gapMs: STRICT_GAP_MS, readySession: true })
   const { sim, adapter, openai } = stack
 
   const prompts = Array.from({ length: CLIENTS }, (_, i) => `Client ${i + 1} of ${CLIENTS}: 你好`)
@@ -48,35 +50,31 @@ test(`${CLIENTS} concurrent streaming clients share one paced queue at the stric
   // Zero 429s from the platform, and no two calls closer than the gap.
   assert.equal(sim.state.rateLimited, 0, 'the platform answered 429')
   assert.deepEqual(sim.state.calls.filter((c) => c.status !== 200).map((c) => `${c.endpoint} ${c.status}`), [])
-  assert.ok(minCallGap(sim.state.calls) >= STRICT_GAP_MS, `two platform calls only ${minCallGap(sim.state.calls).toFixed(1)} ms apart`)
+  assert.ok(measureSmallestGap(sim.state.calls) >= STRICT_GAP_MS, `two platform calls only ${measureSmallestGap(sim.state.calls).toFixed(1)} ms apart`)
 
   // In arrival order: the completions calls went out in the order the clients connected.
-  const order = stack.calls('completions').map((c) => prompts.findIndex((p) => (c.body as { text: string }).text.includes(p)))
+  const order = stack.calls({ endpoint: 'completions' }).map((c) => prompts.findIndex((p) => (c.body as { text: string }).text.includes(p)))
   assert.deepEqual(order, prompts.map((_, i) => i))
   // …and each completion ran in a session of its own.
-  assert.equal(new Set(stack.calls('completions').map(sessionIdOf)).size, CLIENTS)
+  assert.equal(new Set(stack.calls({ endpoint: 'completions' }).map(readSessionId)).size, CLIENTS)
 
   // No session left afterwards; the user's own chats untouched.
   await adapter.close(5000)
   assert.deepEqual(stack.adapterSessions(), [])
-  assert.deepEqual(stack.userChats().sort(), [...WEB_CHATS].sort())
+  assert.deepEqual(stack.userChats().sort(), [...stack.webChats].sort())
   assert.equal(sim.state.streamsOpen, 0)
 })
 
 test('past the queue bound: 429 with Retry-After at once, and every admitted request completes', { timeout: 60_000 }, async (t) => {
   const QUEUE_MAX = 2
   const REQUESTS = 8
-  const stack = await startHardeningStack(t, { gapMs: 200, env: { XIPU_QUEUE_MAX: String(QUEUE_MAX), XIPU_PREPARE_SESSION: '0' } })
+  const stack = await startStack({ stopAfter: t, gapMs: 200, overrides: { XIPU_QUEUE_MAX: String(QUEUE_MAX) } })
   const { adapter } = stack
 
   const settled: string[] = [] // 'ok' or 'refused', in the order the responses came
   const replies = await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
-      const response = await fetch(`${adapter.baseURL}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: `request ${i}` }] }),
-      })
+      const response = await stack.postChat({ model: 'gpt-4.1', messages: [{ role: 'user', content: `request ${i}` }] })
       const body = (await response.json()) as { error?: { type: string; code: string; message: string }; choices?: Array<{ message: { content: string } }> }
       settled.push(response.status === 200 ? 'ok' : 'refused')
       return { i, status: response.status, retryAfter: response.headers.get('retry-after'), body }
@@ -100,9 +98,9 @@ test('past the queue bound: 429 with Retry-After at once, and every admitted req
   // Admitted requests are answered in full and never refused halfway: no refused request
   // reached the platform, and no session was made for nothing.
   for (const r of answered) assert.match(r.body.choices?.[0]?.message.content ?? '', new RegExp(`^Echo from gpt-4\\.1: request ${r.i} `))
-  const sent = stack.calls('completions').map((c) => (c.body as { text: string }).text)
+  const sent = stack.calls({ endpoint: 'completions' }).map((c) => (c.body as { text: string }).text)
   for (const r of refused) assert.ok(!sent.some((text) => text.endsWith(`request ${r.i}`)), `refused request ${r.i} reached the platform`)
-  assert.equal(stack.calls('saveSession').length, answered.length)
+  assert.equal(stack.calls({ endpoint: 'saveSession' }).length, answered.length)
   assert.equal(stack.sim.state.rateLimited, 0)
 
   // The SDK sees the same 429 while the queue is full.
@@ -117,7 +115,7 @@ test('past the queue bound: 429 with Retry-After at once, and every admitted req
 })
 
 test('a request that waits too long in the queue gets a timeout error, not a hang', { timeout: 60_000 }, async (t) => {
-  const stack = await startHardeningStack(t, { gapMs: 200, env: { XIPU_QUEUE_TIMEOUT_MS: '1500', XIPU_PREPARE_SESSION: '0' } })
+  const stack = await startStack({ stopAfter: t, gapMs: 200, overrides: { XIPU_QUEUE_TIMEOUT_MS: '1500' } })
   const { adapter, openai } = stack
 
   const outcomes = await Promise.all(

@@ -8,14 +8,16 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { describe, test, type TestContext } from 'node:test'
+import { describe, test } from 'node:test'
 import OpenAI, { APIError } from 'openai'
-import { startSimulator } from '../lib/simulator/index.ts'
-import { REPO_ROOT, spawnAdapter, startHardeningStack, waitFor, waitForHealth, WEB_CHATS } from './support/hardening-stack.ts'
+import { startStack } from './support/harness.ts'
+import { WEB_CHATS } from './support/platform.ts'
+import { REPO_ROOT, spawnAdapter, startSimulatorForProcess, waitForHealth } from './support/processes.ts'
+import { makeTempDir } from './support/temp-dir.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const API_KEY = `sk-test-${randomBytes(24).toString('hex')}`
 
@@ -23,13 +25,13 @@ type ErrorBody = { error: { message: string; type: string; param: string | null;
 
 describe('the API key', () => {
   test('binds to 127.0.0.1 by default', async (t) => {
-    const stack = await startHardeningStack(t)
+    const stack = await startStack({ stopAfter: t, readySession: true })
     assert.equal(stack.adapter.settings().host, '127.0.0.1')
     assert.match(stack.adapter.url, /^http:\/\/127\.0\.0\.1:\d+$/)
   })
 
   test('every /v1 route needs "Authorization: Bearer <key>"; 401 otherwise, before anything else', async (t) => {
-    const stack = await startHardeningStack(t, { env: { ADAPTER_API_KEY: API_KEY } })
+    const stack = await startStack({ stopAfter: t, readySession: true, overrides: { ADAPTER_API_KEY: API_KEY } })
     const url = stack.adapter.url
     const chat = JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }] })
     const attempts: Array<[string, string, Record<string, string>, string?]> = [
@@ -74,22 +76,10 @@ describe('the API key', () => {
 })
 
 describe('a non-loopback HOST', () => {
-  async function simEnv(t: TestContext) {
-    const sim = await startSimulator({ minGapMs: 100 })
-    const dir = mkdtempSync(join(tmpdir(), 'xipu-host-'))
-    t.after(async () => {
-      await sim.close()
-      rmSync(dir, { recursive: true, force: true })
-    })
-    const creds = sim.issueCredentials()
-    return { dir, env: { JM_TOKEN: creds.jmToken, SDP_SESSION: creds.sdpSession, XIPU_API_BASE: sim.apiBase, XIPU_WEB_BASE: sim.webBase, XIPU_STATE_DIR: join(dir, 'state') } }
-  }
-
   test('without ADAPTER_API_KEY: the adapter refuses to start and says why', async (t) => {
-    const { dir, env } = await simEnv(t)
+    const { dir, env } = await startSimulatorForProcess(t, { minGapMs: 100 })
     const proc = await spawnAdapter(t, { ...env, HOST: '0.0.0.0' }, dir)
-    const exit = await proc.exited
-    assert.equal(exit.code, 1, proc.output())
+    assert.equal(await proc.exited, 1, proc.output())
     assert.match(proc.output(), /HOST=0\.0\.0\.0 would let other machines use your XJTLU account/)
     assert.match(proc.output(), /ADAPTER_API_KEY/)
     assert.doesNotMatch(proc.output(), /\n\s+at .+:\d+:\d+/, 'a stack trace was printed')
@@ -97,21 +87,20 @@ describe('a non-loopback HOST', () => {
   })
 
   test('with ADAPTER_API_KEY: it starts, and still wants the key', async (t) => {
-    const { dir, env } = await simEnv(t)
+    const { dir, env } = await startSimulatorForProcess(t, { minGapMs: 100 })
     const proc = await spawnAdapter(t, { ...env, HOST: '0.0.0.0', ADAPTER_API_KEY: API_KEY }, dir)
     await waitForHealth(proc)
     assert.equal((await fetch(`${proc.url}/v1/models`)).status, 401)
     assert.equal((await fetch(`${proc.url}/v1/models`, { headers: { authorization: `Bearer ${API_KEY}` } })).status, 200)
     proc.child.kill('SIGTERM')
-    assert.equal((await proc.exited).code, 0)
+    assert.equal(await proc.exited, 0)
     assert.ok(!proc.output().includes(API_KEY))
   })
 
   test('XIPU_CORS_ORIGINS=* without a key is refused too', async (t) => {
-    const { dir, env } = await simEnv(t)
+    const { dir, env } = await startSimulatorForProcess(t, { minGapMs: 100 })
     const proc = await spawnAdapter(t, { ...env, XIPU_CORS_ORIGINS: '*' }, dir)
-    const exit = await proc.exited
-    assert.equal(exit.code, 1, proc.output())
+    assert.equal(await proc.exited, 1, proc.output())
     assert.match(proc.output(), /XIPU_CORS_ORIGINS=\* would let any web page/)
   })
 })
@@ -127,7 +116,7 @@ describe('CORS', () => {
   }
 
   test('off by default: no page of another origin may call the adapter', async (t) => {
-    const stack = await startHardeningStack(t)
+    const stack = await startStack({ stopAfter: t, readySession: true })
     const pre = await preflight(stack.adapter.url, 'https://evil.example')
     assert.equal(pre.headers.get('access-control-allow-origin'), null)
     const get = await fetch(`${stack.adapter.baseURL}/models`, { headers: { origin: 'https://evil.example' } })
@@ -135,7 +124,7 @@ describe('CORS', () => {
   })
 
   test('an allowlist: listed origins pass preflight with the SDK headers, others get nothing', async (t) => {
-    const stack = await startHardeningStack(t, { env: { XIPU_CORS_ORIGINS: 'http://localhost:3000, https://chat.example' } })
+    const stack = await startStack({ stopAfter: t, readySession: true, overrides: { XIPU_CORS_ORIGINS: 'http://localhost:3000, https://chat.example' } })
     const pre = await preflight(stack.adapter.url, 'http://localhost:3000')
     assert.equal(pre.status, 204)
     assert.equal(pre.headers.get('access-control-allow-origin'), 'http://localhost:3000')
@@ -166,7 +155,7 @@ describe('CORS', () => {
   })
 
   test('any origin only with a key: preflight passes, the request itself still needs the key', async (t) => {
-    const stack = await startHardeningStack(t, { env: { XIPU_CORS_ORIGINS: '*', ADAPTER_API_KEY: API_KEY } })
+    const stack = await startStack({ stopAfter: t, readySession: true, overrides: { XIPU_CORS_ORIGINS: '*', ADAPTER_API_KEY: API_KEY } })
     const pre = await preflight(stack.adapter.url, 'https://any.example')
     assert.equal(pre.status, 204)
     assert.equal(pre.headers.get('access-control-allow-origin'), '*')
@@ -178,8 +167,7 @@ describe('CORS', () => {
 
 describe('secrets never appear; prompts only on opt-in', () => {
   test('logs rotate, and a rotated line is as redacted as any', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'xipu-rotate-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const { dir } = makeTempDir(t)
     const file = join(dir, 'adapter.log')
     const secret = `rotate-secret-${randomBytes(16).toString('hex')}`
     // In a child process: six MiB of log lines on the console stay out of the test's own output.
@@ -206,29 +194,19 @@ describe('secrets never appear; prompts only on opt-in', () => {
   test('a spawned adapter, through successes and failures, never writes a secret or a prompt', { timeout: 120_000 }, async (t) => {
     const SIM_PASSWORD = `right-${randomBytes(12).toString('hex')}`
     const WRONG_PASSWORD = `wrong-${randomBytes(12).toString('hex')}`
-    const sim = await startSimulator({ minGapMs: 100, seedWebChats: WEB_CHATS, users: { demo: SIM_PASSWORD } })
-    const dir = mkdtempSync(join(tmpdir(), 'xipu-secrets-'))
-    t.after(async () => {
-      await sim.close()
-      rmSync(dir, { recursive: true, force: true })
-    })
-    const creds = sim.issueCredentials()
+    const { sim, dir, creds, env: simEnv } = await startSimulatorForProcess(t, { minGapMs: 100, seedWebChats: WEB_CHATS, users: { demo: SIM_PASSWORD } })
     const otherCookie = `gw_sticky=${randomBytes(16).toString('hex')}`
     const cookie = `${creds.cookie}; ${otherCookie}`
     const logFile = join(dir, 'logs', 'adapter.log')
     const marker = `PROMPT-MARKER-${randomBytes(8).toString('hex')}`
 
     const env: Record<string, string> = {
-      JM_TOKEN: creds.jmToken,
-      SDP_SESSION: creds.sdpSession,
+      ...simEnv,
       XIPU_COOKIE: cookie,
       XJTLU_USERNAME: 'demo',
       // Wrong on purpose: the 403 at the end makes the adapter try a login with it.
       XJTLU_PASSWORD: WRONG_PASSWORD,
       ADAPTER_API_KEY: API_KEY,
-      XIPU_API_BASE: sim.apiBase,
-      XIPU_WEB_BASE: sim.webBase,
-      XIPU_STATE_DIR: join(dir, 'state'),
       XIPU_MIN_GAP_MS: '100',
       XIPU_MAX_RETRIES: '1',
       XIPU_IDLE_TIMEOUT_MS: '500',
@@ -287,7 +265,7 @@ describe('secrets never appear; prompts only on opt-in', () => {
     assert.equal(forbidden.status, 401, forbidden.text)
 
     proc.child.kill('SIGTERM')
-    assert.equal((await proc.exited).code, 0, proc.output())
+    assert.equal(await proc.exited, 0, proc.output())
 
     assert.equal(statSync(logFile).mode & 0o077, 0, 'the log file is readable by other users')
     const logs = readdirSync(join(dir, 'logs')).map((name) => readFileSync(join(dir, 'logs', name), 'utf8'))
@@ -317,20 +295,10 @@ describe('secrets never appear; prompts only on opt-in', () => {
   })
 
   test('XIPU_LOG_PROMPTS=1 logs prompts and answers, and still no secret', { timeout: 60_000 }, async (t) => {
-    const sim = await startSimulator({ minGapMs: 100 })
-    const dir = mkdtempSync(join(tmpdir(), 'xipu-prompts-'))
-    t.after(async () => {
-      await sim.close()
-      rmSync(dir, { recursive: true, force: true })
-    })
-    const creds = sim.issueCredentials()
+    const { dir, creds, env } = await startSimulatorForProcess(t, { minGapMs: 100 })
     const logFile = join(dir, 'adapter.log')
     const marker = `PROMPT-MARKER-${randomBytes(8).toString('hex')}`
-    const proc = await spawnAdapter(
-      t,
-      { JM_TOKEN: creds.jmToken, SDP_SESSION: creds.sdpSession, XIPU_API_BASE: sim.apiBase, XIPU_WEB_BASE: sim.webBase, XIPU_STATE_DIR: join(dir, 'state'), XIPU_MIN_GAP_MS: '100', XIPU_LOG_FILE: logFile, XIPU_LOG_PROMPTS: '1' },
-      dir,
-    )
+    const proc = await spawnAdapter(t, { ...env, XIPU_MIN_GAP_MS: '100', XIPU_LOG_FILE: logFile, XIPU_LOG_PROMPTS: '1' }, dir)
     await waitForHealth(proc)
     const openai = new OpenAI({ baseURL: `${proc.url}/v1`, apiKey: 'unused', maxRetries: 0 })
     const reply = await openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: marker }] })

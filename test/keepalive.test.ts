@@ -10,20 +10,21 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { startAdapter } from '../lib/adapter-server.ts'
 import { updateEnvFile } from '../lib/env-file.ts'
 import { journalDir } from '../lib/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
-import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile } from '../lib/keepalive-jobs.ts'
+import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile, type KeepaliveTiming } from '../lib/keepalive-jobs.ts'
 import { readLockOwner } from '../lib/lock.ts'
 import { createReauth } from '../lib/reauth.ts'
 import { createSessionName } from '../lib/session-names.ts'
 import { createSettingsStore } from '../lib/settings.ts'
 import { planRenewal } from '../lib/token-renewal.ts'
-import { createCapturingLogger, PASSWORD, postChat, startAccount, waitUntil, WEB_CHATS } from './support/account.ts'
-import { runScript } from './support/run-script.ts'
-import { spawnScript, type SpawnedScript } from './support/spawn-script.ts'
+import { askAdapter, createCapturingLogger, PASSWORD, startAccount } from './support/account.ts'
+import { WEB_CHATS } from './support/platform.ts'
+import { runScript, spawnScript, type SpawnedScript } from './support/processes.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const SESSION_FIELDS = { model: 'gpt-4.1', temperature: 0.7, maxToken: 0, presencePenalty: 0, frequencyPenalty: 0, contextCount: 4 }
 
@@ -57,6 +58,22 @@ test('renewal is due a margin before expiry, but never later than half-way throu
   assert.equal(planRenewal('not-a-jwt', margin).due, true)
 })
 
+/**
+ * The keepalive jobs in this process, as keepalive.ts wires them (its own
+ * client and pacer, logins through reauth), logging into a capturing logger;
+ * stopped when `t` ends.
+ */
+function startKeepaliveJobs(t: TestContext, envFile: string, options: { minGapMs?: number; timing: Partial<KeepaliveTiming> }): ReturnType<typeof createCapturingLogger> {
+  const store = createSettingsStore({ envFile, env: {} })
+  const settings = () => store.get()
+  const capture = createCapturingLogger()
+  const { pacer, client } = createKeepaliveClient(settings, { minGapMs: options.minGapMs })
+  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log: capture.log, pacer }), log: capture.log, timing: options.timing })
+  t.after(() => jobs.stop())
+  jobs.start()
+  return capture
+}
+
 /** SIGTERM: the script stops its jobs, releases its lock and exits 0. */
 async function stopGracefully(script: SpawnedScript, envFile: string): Promise<void> {
   script.child.kill('SIGTERM')
@@ -83,7 +100,7 @@ test('a token near expiry is renewed before it expires, and a running adapter se
   let afterExpiry = 0
   let renewedAt: number | undefined
   while (Date.now() < oldExpiry + 3000) {
-    const { status, text } = await postChat(adapter.baseURL, `Question ${requests}`)
+    const { status, text } = await askAdapter(adapter.baseURL, `Question ${requests}`)
     requests++
     if (status !== 200) failures.push(`${status} ${text}`)
     if (Date.now() > oldExpiry) afterExpiry++
@@ -113,7 +130,7 @@ test('two keepalives started together leave one running', async (t) => {
   const winner = loser === first ? second : first
   assert.notEqual(await loser.exited, 0)
   assert.match(loser.output(), /Another keepalive \(process \d+, running since .*\) already looks after/)
-  await winner.waitFor(/Keepalive running as process/)
+  await winner.waitForOutput(/Keepalive running as process/)
   assert.ok(winner.running(), 'the other one keeps running')
   assert.equal(readLockOwner(keepaliveLockFile(account.envFile))?.pid, winner.pid, 'the lock names the one that runs')
 
@@ -161,7 +178,7 @@ test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits
   assert.equal(run.code, 0, run.output)
   assert.match(run.output, /sweep-orphans: ok \(deleted 3 orphan session\(s\)\)/)
   assert.deepEqual(account.adapterSessions().map((s) => s.id), [running], 'only the session a live adapter is using is left')
-  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS, 'xipu-openai notes (my own)'].sort(), 'every web chat stays')
+  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS, 'xipu-openai notes (my own)'].sort(), 'every web chat stays')
   for (const id of [crashed, unjournaled, stuck]) assert.equal(sim.state.sessions.has(id), false)
 })
 
@@ -191,19 +208,13 @@ test('without saved credentials it warns ahead of expiry instead of logging in',
 
 test('a failed login is retried with backoff, and the log says so', async (t) => {
   const account = await startAccount(t, { tokenTtlMs: -1000, password: 'wrong-password', env: { XIPU_SWEEP_INTERVAL: '0', XIPU_WARM_IDLE: '0' } })
-  const store = createSettingsStore({ envFile: account.envFile, env: {} })
-  const settings = () => store.get()
-  const { log, waitFor } = createCapturingLogger()
-  const { pacer, client } = createKeepaliveClient(settings)
-  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { loginRetryBaseMs: 1000 } })
-  t.after(() => jobs.stop())
-  jobs.start()
+  const { waitForLine } = startKeepaliveJobs(t, account.envFile, { timing: { loginRetryBaseMs: 1000 } })
 
-  await waitFor(/^Login failed \(The SSO page rejected the login[\s\S]*\); retrying in 1s \(attempt 2\)\.$/)
-  await waitFor(/^Login failed [\s\S]*; retrying in 2s \(attempt 3\)\.$/)
+  await waitForLine(/^Login failed \(The SSO page rejected the login[\s\S]*\); retrying in 1s \(attempt 2\)\.$/)
+  await waitForLine(/^Login failed [\s\S]*; retrying in 2s \(attempt 3\)\.$/)
   const before = account.env().JM_TOKEN
   updateEnvFile(account.envFile, { XJTLU_PASSWORD: PASSWORD })
-  await waitFor(/Logged in; the new token is valid/)
+  await waitForLine(/Logged in; the new token is valid/)
   assert.notEqual(account.env().JM_TOKEN, before)
   assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true)
 })
@@ -212,22 +223,16 @@ test('a sweep refused with 429 is retried later, not at once', async (t) => {
   const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '0' } })
   const orphan = account.sim.state.createSession('demo', { name: createSessionName(new Date(Date.now() - 5 * 60_000)), ...SESSION_FIELDS }).id
   account.sim.state.injectFault('session', { kind: 'status', status: 429, message: 'Request too fast' })
-  const store = createSettingsStore({ envFile: account.envFile, env: {} })
-  const settings = () => store.get()
-  const { log, waitFor } = createCapturingLogger()
-  const { pacer, client } = createKeepaliveClient(settings, { minGapMs: 500 })
   const retryMs = 1500
-  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { rateLimitRetryMs: retryMs } })
-  t.after(() => jobs.stop())
-  jobs.start()
+  const { waitForLine } = startKeepaliveJobs(t, account.envFile, { minGapMs: 500, timing: { rateLimitRetryMs: retryMs } })
 
-  await waitFor(/sweep-orphans: the platform answered 429 .*trying again in 1s/)
-  await waitUntil(() => !account.sim.state.sessions.has(orphan), 'the orphan is deleted')
+  await waitForLine(/sweep-orphans: the platform answered 429 .*trying again in 1s/)
+  await waitFor('the orphan is deleted', () => !account.sim.state.sessions.has(orphan), 60_000)
   const lists = account.sim.state.calls.filter((c) => c.endpoint === 'session')
   assert.equal(lists.length, 2, 'one refused list, then one that worked: no retry at once')
   assert.equal(lists[0]!.status, 429)
   assert.ok(lists[1]!.at - lists[0]!.at >= retryMs, 'the retry waited for its time')
-  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS].sort())
+  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort())
 })
 
 test('the warm read waits until the adapter has been idle, and is never bunched with its calls', async (t) => {
@@ -237,19 +242,13 @@ test('the warm read waits until the adapter has been idle, and is never bunched 
   const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, log: quiet.log })
   t.after(() => adapter.close(1000))
   // A keepalive as a separate process would have it: its own pacer, the adapter's stamp file.
-  const store = createSettingsStore({ envFile: account.envFile, env: {} })
-  const settings = () => store.get()
-  const { log, waitFor } = createCapturingLogger()
-  const { pacer, client } = createKeepaliveClient(settings)
-  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log, pacer }), log, timing: { quietMs: 1000 } })
-  t.after(() => jobs.stop())
-  jobs.start()
+  const { waitForLine } = startKeepaliveJobs(t, account.envFile, { timing: { quietMs: 1000 } })
 
   const busyUntil = Date.now() + 2 * warmIdleMs
-  while (Date.now() < busyUntil) assert.equal((await postChat(adapter.baseURL, 'Keep busy')).status, 200)
+  while (Date.now() < busyUntil) assert.equal((await askAdapter(adapter.baseURL, 'Keep busy')).status, 200)
   assert.equal(account.sim.state.calls.filter((c) => c.endpoint === 'config').length, 0, 'no warm read while the adapter works')
 
-  await waitFor(/Kept the login warm: one catalog read after \ds without calls/)
+  await waitForLine(/Kept the login warm: one catalog read after \ds without calls/)
   const calls = account.sim.state.calls
   const warm = calls.findIndex((c) => c.endpoint === 'config')
   const before = calls[warm - 1]!

@@ -15,7 +15,7 @@ import { findChrome } from '../lib/find-chrome.ts'
 import { decodeJwt } from '../lib/jwt.ts'
 import { resolveLoginSelectors } from '../lib/login-selectors.ts'
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/simulator/index.ts'
-import { runScript } from './support/run-script.ts'
+import { runScript } from './support/processes.ts'
 import { makeTempDir } from './support/temp-dir.ts'
 
 const PASSWORD = 'demo-password'

@@ -14,16 +14,17 @@ import { journalDir, type JournalFile } from '../lib/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
 import { keepaliveLockFile } from '../lib/keepalive-jobs.ts'
 import { readLockOwner } from '../lib/lock.ts'
-import { createCapturingLogger, PASSWORD, postChat, startAccount, waitUntil, WEB_CHATS, type Account } from './support/account.ts'
-import { runScript } from './support/run-script.ts'
-import { spawnScript } from './support/spawn-script.ts'
+import { askAdapter, createCapturingLogger, PASSWORD, startAccount, type Account } from './support/account.ts'
+import { WEB_CHATS } from './support/platform.ts'
+import { runScript, spawnScript } from './support/processes.ts'
+import { waitFor } from './support/wait-for.ts'
 
 const BASE_URL = /OpenAI base URL:\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/
 
 /** Starts adapter.ts, streams a long answer, and SIGKILLs the adapter once the first words arrived. */
 async function killAdapterMidStream(t: TestContext, account: Account): Promise<{ sessionId: number; pid: number }> {
   const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile })
-  const baseURL = (await adapter.waitFor(BASE_URL))[1]!
+  const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
   const response = await fetch(`${baseURL}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -52,7 +53,7 @@ test('an adapter killed mid-stream leaves an orphan that the next keepalive swee
   assert.equal(run.code, 0, run.output)
   assert.match(run.output, new RegExp(`Swept 1 orphan session\\(s\\) left by earlier requests: ${sessionId}`))
   assert.deepEqual(account.adapterSessions(), [], 'the orphan is gone')
-  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS].sort(), 'every web chat stays')
+  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort(), 'every web chat stays')
   assert.equal(existsSync(join(journalDir(account.stateDir), `${pid}.json`)), false, 'the dead journal is forgotten')
 })
 
@@ -66,8 +67,8 @@ test('the next adapter sweeps the orphans of a killed one at startup; web chats 
   const swept = await adapter.startupSweep
   assert.deepEqual(swept?.deleted, [sessionId])
   assert.deepEqual(account.adapterSessions(), [])
-  assert.deepEqual(account.webChats().sort(), [...WEB_CHATS].sort())
-  assert.equal((await postChat(adapter.baseURL, 'Still serving?')).status, 200)
+  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort())
+  assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
 })
 
 test('a token revoked under a running adapter is healed by one login; requests that arrive meanwhile wait for it', async (t) => {
@@ -76,20 +77,20 @@ test('a token revoked under a running adapter is healed by one login; requests t
   const capture = createCapturingLogger()
   const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
   t.after(() => adapter.close(1000))
-  assert.equal((await postChat(adapter.baseURL, 'Before')).status, 200)
+  assert.equal((await askAdapter(adapter.baseURL, 'Before')).status, 200)
   const before = account.env().JM_TOKEN
 
   account.sim.state.tokens.revokeAll()
-  const first = postChat(adapter.baseURL, 'The one that meets the 403')
-  await waitUntil(() => adapter.reauth!.isLoggingIn(), 'the adapter logs in')
-  const during = await Promise.all([first, postChat(adapter.baseURL, 'Arrives during the login'), postChat(adapter.baseURL, 'So does this one')])
+  const first = askAdapter(adapter.baseURL, 'The one that meets the 403')
+  await waitFor('the adapter logs in', () => adapter.reauth!.isLoggingIn(), 60_000)
+  const during = await Promise.all([first, askAdapter(adapter.baseURL, 'Arrives during the login'), askAdapter(adapter.baseURL, 'So does this one')])
 
   assert.deepEqual(during.map((r) => r.status), [200, 200, 200], during.map((r) => r.text).join('\n'))
   assert.equal(adapter.reauth!.loginCount(), 1, 'one login for every waiting request')
   const refused = account.sim.state.calls.filter((c) => c.status === 403 && c.endpoint !== 'delSession')
   assert.deepEqual(refused.map((c) => c.endpoint), ['saveSession'], 'only the first request met the revoked token')
   // A delete that met the revoked token too (the first request's, if it was still queued) is retried after the login.
-  await waitUntil(() => account.adapterSessions().length === 0, 'no session of the adapter is left')
+  await waitFor('no session of the adapter is left', () => account.adapterSessions().length === 0, 60_000)
   assert.notEqual(account.env().JM_TOKEN, before)
   assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true, 'the new tokens are in .env')
   assert.ok(!capture.lines.join('\n').includes(PASSWORD), 'the password is never logged')
@@ -102,7 +103,7 @@ test('without saved credentials a platform 403 is answered 401 with the advice t
   t.after(() => adapter.close(1000))
 
   account.sim.state.tokens.revokeAll()
-  const { status, text } = await postChat(adapter.baseURL, 'Hello')
+  const { status, text } = await askAdapter(adapter.baseURL, 'Hello')
   assert.equal(status, 401)
   const { error } = JSON.parse(text) as { error: { message: string; code: string } }
   assert.equal(error.code, 'xipu_token_expired')
@@ -114,7 +115,7 @@ test('adapter.ts --keepalive logs in before serving, then renews its token while
   // Tokens from the simulated SSO live 30 s; the adapter's own keepalive renews them half-way.
   const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 30_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
   const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile, args: ['--keepalive'] })
-  const baseURL = (await adapter.waitFor(BASE_URL))[1]!
+  const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
   const startup = adapter.output()
   assert.ok(startup.indexOf('login step 1/4') < startup.indexOf('OpenAI base URL'), 'the login came before serving, with progress')
   assert.equal(readLockOwner(keepaliveLockFile(account.envFile))?.pid, adapter.pid, 'it holds the keepalive lock')
@@ -123,7 +124,7 @@ test('adapter.ts --keepalive logs in before serving, then renews its token while
   const firstExpiry = getTokenLifetime(firstToken).expiresAt!.getTime()
   const failures: string[] = []
   while (Date.now() < firstExpiry + 3000) {
-    const { status, text } = await postChat(baseURL, 'Across the expiry')
+    const { status, text } = await askAdapter(baseURL, 'Across the expiry')
     if (status !== 200) failures.push(`${status} ${text}`)
   }
   assert.deepEqual(failures, [])

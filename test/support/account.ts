@@ -10,12 +10,13 @@ import { format } from 'node:util'
 import { createConsola, type ConsolaInstance } from 'consola'
 import { readEnvFile, updateEnvFile } from '../../lib/env-file.ts'
 import { findChrome } from '../../lib/find-chrome.ts'
-import { isAdapterSessionName } from '../../lib/session-names.ts'
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../lib/simulator/index.ts'
+import { postChat } from './harness.ts'
+import { listAdapterSessions, listUserChats, WEB_CHATS } from './platform.ts'
 import { makeTempDir } from './temp-dir.ts'
+import { waitFor } from './wait-for.ts'
 
 export const PASSWORD = 'demo-password'
-export const WEB_CHATS = ['My own web chat', 'Thesis notes (a web chat)']
 // Faster than the real platform's one second, so that tests do not idle; the
 // adapter keeps to the same gap, so the simulator's rate limit still holds.
 export const GAP_MS = 200
@@ -27,9 +28,10 @@ export interface Account {
   stateDir: string
   /** The `.env` as it is now. */
   env(): Record<string, string>
-  /** Sessions on the platform that are not the user's web chats. */
+  /** Sessions on the platform that the adapter named. */
   adapterSessions(): Array<{ id: number; name: string }>
-  webChats(): string[]
+  /** Names of the sessions on the platform that are not the adapter's. */
+  userChats(): string[]
 }
 
 /**
@@ -63,45 +65,29 @@ export async function startAccount(
     envFile,
     stateDir,
     env: () => readEnvFile(envFile),
-    adapterSessions: () => [...sim.state.sessions.values()].filter((s) => isAdapterSessionName(s.name)).map((s) => ({ id: s.id, name: s.name })),
-    webChats: () => [...sim.state.sessions.values()].filter((s) => !isAdapterSessionName(s.name)).map((s) => s.name),
+    adapterSessions: () => listAdapterSessions(sim),
+    userChats: () => listUserChats(sim),
   }
 }
 
 /** A logger that keeps its lines for assertions instead of printing them. */
-export function createCapturingLogger(): { log: ConsolaInstance; lines: string[]; waitFor(pattern: RegExp, timeoutMs?: number): Promise<string> } {
+export function createCapturingLogger(): { log: ConsolaInstance; lines: string[]; waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string> } {
   const lines: string[] = []
   const log = createConsola({ level: 4, reporters: [{ log: (entry) => lines.push(format(...entry.args)) }] })
   return {
     log,
     lines,
-    async waitFor(pattern, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const line = lines.find((l) => pattern.test(l))
-        if (line) return line
-        if (Date.now() > deadline) throw new Error(`No log line matched ${pattern}:\n${lines.join('\n')}`)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-    },
+    waitForLine: (pattern, timeoutMs = 60_000) =>
+      waitFor(
+        () => `a log line matching ${pattern}:\n${lines.join('\n')}`,
+        () => lines.find((l) => pattern.test(l)),
+        timeoutMs,
+      ),
   }
 }
 
-/** Polls `condition` until it holds (a safety-net timeout, not a speed check). */
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
-
-/** One chat completion through an adapter, with fetch; resolves with the status and body text. */
-export async function postChat(baseURL: string, content: string, init: { stream?: boolean; model?: string } = {}): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${baseURL}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: init.model ?? 'gpt-4.1', stream: init.stream ?? false, messages: [{ role: 'user', content }] }),
-  })
+/** One chat completion through an adapter; resolves with the status and body text. */
+export async function askAdapter(baseURL: string, content: string, init: { stream?: boolean; model?: string } = {}): Promise<{ status: number; text: string }> {
+  const response = await postChat(baseURL, { model: init.model ?? 'gpt-4.1', stream: init.stream ?? false, messages: [{ role: 'user', content }] })
   return { status: response.status, text: await response.text() }
 }
