@@ -67,13 +67,21 @@ export function createPacer(options: PacerOptions) {
   // session they already made. The bound is on new requests only.
   const admitted = new WeakSet<AbortSignal>()
 
+  /** A cleanup call that waited `agingMs` ranks as a request. */
+  function _rank(waiter: _Waiter, now: number): number {
+    return waiter.priority === 'cleanup' && now - waiter.enqueuedAt >= agingMs ? 0 : _RANK[waiter.priority]
+  }
+
   function _next(now: number): _Waiter | undefined {
     let best: _Waiter | undefined
+    let bestRank = Number.POSITIVE_INFINITY
     for (const waiter of queue) {
-      const rank = waiter.priority === 'cleanup' && now - waiter.enqueuedAt >= agingMs ? 0 : _RANK[waiter.priority]
-      const bestRank = best ? (best.priority === 'cleanup' && now - best.enqueuedAt >= agingMs ? 0 : _RANK[best.priority]) : 99
+      const rank = _rank(waiter, now)
       // Strictly better rank wins; equal ranks keep arrival order (FIFO).
-      if (rank < bestRank) best = waiter
+      if (rank < bestRank) {
+        best = waiter
+        bestRank = rank
+      }
     }
     return best
   }
