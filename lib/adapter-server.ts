@@ -11,7 +11,7 @@ import { createCallStamper } from './call-stamp.ts'
 import { createChatPipeline, type ChatPipeline } from './chat.ts'
 import { XipuError } from './errors.ts'
 import { createJournal, type Journal } from './journal.ts'
-import { createKeepaliveJobs, deleteOwnLeftovers, keepaliveLockFile, type KeepaliveJobs, type KeepaliveTiming } from './keepalive-jobs.ts'
+import { createKeepaliveJobs, keepaliveLockFile, type KeepaliveJobs, type KeepaliveTiming } from './keepalive-jobs.ts'
 import { tryAcquireLock, type HeldLock } from './lock.ts'
 import { createLogger, setLogFile } from './log.ts'
 import { createModelCatalog } from './models.ts'
@@ -89,7 +89,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   const sessions = createSessionManager({ client, journal, settings, log })
   // After a login that healed a bad token, the deletes that token failed are retried at once, not left to a sweep.
   const retryDeletes = ({ healing }: { healing: boolean }) => {
-    if (healing) void deleteOwnLeftovers({ client, journal, activeIds: sessions.activeIds, log, minAgeMs: 0 }).catch(() => {})
+    if (healing) void sessions.retryLeftovers(0)
   }
   const reauth = options.heal || options.keepalive ? createReauth({ settings, log, pacer, onLogin: retryDeletes }) : undefined
   const healer = options.heal ? reauth : undefined
@@ -203,7 +203,7 @@ function _startKeepalive(deps: {
     pacer: deps.pacer,
     reauth: deps.reauth,
     log: deps.log.withTag('keepalive'),
-    adapter: { journal: deps.journal, activeIds: deps.sessions.activeIds },
+    adapter: { journal: deps.journal, activeIds: deps.sessions.activeIds, retryLeftovers: deps.sessions.retryLeftovers },
     timing: deps.timing,
   })
   jobs.start({ sweepNow: deps.sweepNow })

@@ -18,6 +18,7 @@ import { readLastCallAt } from './call-stamp.ts'
 import { isXipuError } from './errors.ts'
 import { formatDuration } from './jwt.ts'
 import type { Journal } from './journal.ts'
+import type { SessionManager } from './sessions.ts'
 import { createPacer, type Pacer } from './pacer.ts'
 import { isTokenUnusable, type Reauth } from './reauth.ts'
 import type { Settings } from './settings.ts'
@@ -62,8 +63,8 @@ export interface KeepaliveDeps {
   pacer: Pacer
   reauth: Reauth
   log: ConsolaInstance
-  /** In the adapter's process: its journal and the sessions its requests use. */
-  adapter?: { journal: Journal; activeIds: () => ReadonlySet<number> }
+  /** In the adapter's process: its journal, the sessions its requests use, and its retry of failed deletes. */
+  adapter?: Pick<SessionManager, 'activeIds' | 'retryLeftovers'> & { journal: Journal }
   /** Keep the process alive for the jobs (keepalive.ts); in the adapter the server does that (default false). */
   keepProcessAlive?: boolean
   timing?: Partial<KeepaliveTiming>
@@ -85,26 +86,6 @@ let _instances = 0
  */
 export function keepaliveLockFile(envFile: string): string {
   return `${envFile}.keepalive.lock`
-}
-
-/**
- * In the adapter's process: deletes its own sessions that no request uses any
- * more, older than `minAgeMs`, that are still journalled: their delete failed
- * (say, with a token that had just expired). They need not wait for
- * XIPU_MAX_REQUEST as another process's would: this process knows they are
- * done. A delete still on its way may be sent twice, which is harmless.
- *
- * @example
- * await deleteOwnLeftovers({ client, journal, activeIds: sessions.activeIds, log, minAgeMs: 0 })
- */
-export async function deleteOwnLeftovers(deps: { client: XipuClient; journal: Journal; activeIds: () => ReadonlySet<number>; log: ConsolaInstance; minAgeMs: number }): Promise<number> {
-  const active = deps.activeIds()
-  const ids = deps.journal.entries().filter((e) => !active.has(e.id) && Date.now() - e.createdAt >= deps.minAgeMs).map((e) => e.id)
-  if (ids.length === 0) return 0
-  await deps.client.deleteSessions(ids, { priority: 'cleanup' })
-  for (const id of ids) deps.journal.remove(id)
-  deps.log.info(`Deleted ${ids.length} session(s) whose delete had failed: ${ids.join(', ')}`)
-  return ids.length
 }
 
 /**
@@ -259,7 +240,7 @@ export function createKeepaliveJobs(deps: KeepaliveDeps) {
         activeIds: deps.adapter?.activeIds(),
         log,
       })
-      const leftovers = deps.adapter ? await deleteOwnLeftovers({ client, log, ...deps.adapter, minAgeMs: OWN_LEFTOVER_MS }) : 0
+      const leftovers = deps.adapter ? await deps.adapter.retryLeftovers(OWN_LEFTOVER_MS) : 0
       const deleted = result.deleted.length + leftovers
       return { job, status: 'ok', message: deleted > 0 ? `deleted ${deleted} orphan session(s)` : `no orphans among ${result.totalSessions} session(s)` }
     } catch (error) {

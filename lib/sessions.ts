@@ -220,6 +220,26 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     /** Sessions created and not yet deleted (in use, or waiting for their delete). */
     inFlight: () => deps.journal.entries().length,
 
+    /**
+     * Deletes again this process's journalled sessions that no request uses and
+     * no delete is carrying, older than `minAgeMs`: their delete failed (say,
+     * with a token that had just expired). This process knows they are done, so
+     * they need not wait for XIPU_MAX_REQUEST as another process's would.
+     * Resolves with how many are gone now.
+     */
+    async retryLeftovers(minAgeMs: number): Promise<number> {
+      const now = Date.now()
+      const ids = deps.journal
+        .entries()
+        .filter((e) => !active.has(e.id) && e.id !== ready?.id && !deleting.has(e.id) && now - e.createdAt >= minAgeMs)
+        .map((e) => e.id)
+      if (ids.length === 0) return 0
+      await Promise.all(ids.map(_release))
+      const gone = ids.filter((id) => !deps.journal.has(id))
+      if (gone.length > 0) deps.log.info(`Deleted ${gone.length} session(s) whose delete had failed: ${gone.join(', ')}`)
+      return gone.length
+    },
+
     /** Stops preparing sessions and deletes the ready one (shutdown). */
     close(): void {
       closed = true
