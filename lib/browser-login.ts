@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import type { Browser, ElementHandle, Page } from 'puppeteer-core'
+import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core'
 import { updateEnvFile } from './env-file.ts'
 import { XipuError } from './errors.ts'
 import { findChrome } from './find-chrome.ts'
@@ -208,9 +208,6 @@ async function _launchBrowser(executablePath: string, headless: boolean, userDat
   const args = [...BROWSER_ARGS]
   // Chrome refuses to start as root with its sandbox (containers, CI).
   if (process.platform === 'linux' && process.getuid?.() === 0) args.push('--no-sandbox')
-  // Loaded on first use: the adapter and keepalive import this module but log in rarely,
-  // and puppeteer-core costs ~26 MiB resident once loaded.
-  const { default: puppeteer } = await import('puppeteer-core')
   return puppeteer.launch({ executablePath, headless, userDataDir, args, defaultViewport: { width: 1280, height: 900 } })
 }
 

@@ -9,7 +9,6 @@
  * waited for another process's login uses the token it saved.
  */
 import type { ConsolaInstance } from 'consola'
-import { loginWithSettings, saveLoginResult } from './browser-login.ts'
 import { isXipuError, XipuError } from './errors.ts'
 import { describeToken, formatDuration, getTokenLifetime } from './jwt.ts'
 import { acquireLock } from './lock.ts'
@@ -111,6 +110,9 @@ export function createReauth(options: ReauthOptions) {
           return
         }
         log.info(`Logging in again as ${current.username} (${reason}).`)
+        // Loaded on first use: the adapter and keepalive log in rarely, and the browser
+        // login (puppeteer-core, chrome-launcher) costs ~30 MiB resident once loaded.
+        const { loginWithSettings, saveLoginResult } = await import('./browser-login.ts')
         const result = await loginWithSettings(current, {
           headless: true,
           onProgress: ({ step, total, message }) => log.info(`login step ${step}/${total}: ${message}`),
