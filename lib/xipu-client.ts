@@ -4,11 +4,10 @@
  * retries of calls that failed before any byte was relayed, and the mapping
  * of platform failures to `XipuError` codes.
  */
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
-import { Readable } from 'node:stream'
-import { ofetch, type FetchResponse } from 'ofetch'
-import { EventSourceParserStream } from 'eventsource-parser/stream'
+import type { Readable } from 'node:stream'
+import { createParser } from 'eventsource-parser'
+import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
+import { createFetch, type FetchResponse } from 'ofetch'
 import { isAbortError, isXipuError, XipuError } from './errors.ts'
 import type { Pacer, Priority } from './pacer.ts'
 import type { Settings } from './settings.ts'
@@ -20,6 +19,20 @@ const USER_AGENT = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36
 
 const RETRY_BASE_MS = 500 // doubled each attempt, on top of the pacer's own gap
 const RETRY_MAX_MS = 8000
+
+/**
+ * ofetch over node-fetch-native's fetch, which is built on node:http, rather
+ * than over Node's own fetch (undici). Measured in the adapter: undici costs
+ * 11 MiB resident on its first call and keeps a parser and buffers for every
+ * pooled connection (100 concurrent streams: 71 MiB through undici, 12 MiB
+ * through node:http), which alone broke the memory target. Bodies of
+ * `responseType: 'stream'` replies are therefore Node streams.
+ */
+const $fetch = createFetch({
+  fetch: nodeFetch as unknown as typeof globalThis.fetch,
+  Headers: NodeHeaders as unknown as typeof globalThis.Headers,
+  AbortController: NodeAbortController as unknown as typeof globalThis.AbortController,
+})
 
 export interface CatalogModel {
   id: string
@@ -142,7 +155,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const query: Record<string, string> = { sf_request_type: 'ajax' }
       if (method === 'GET') query.lang = settings.lang
       const payload = typeof body === 'function' ? body() : body
-      const response: FetchResponse<unknown> = await ofetch.raw(`${settings.apiBase}/${path}`, {
+      const response: FetchResponse<unknown> = await $fetch.raw(`${settings.apiBase}/${path}`, {
         method,
         query,
         headers: _headers(settings),
@@ -175,10 +188,11 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const abort = () => controller.abort()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        const response = await _postStream(
-          `${settings.apiBase}/completions?sf_request_type=fetch`,
-          { ..._headers(settings), accept: 'text/event-stream' },
-          {
+        const response = await $fetch.raw(`${settings.apiBase}/completions`, {
+          method: 'POST',
+          query: { sf_request_type: 'fetch' },
+          headers: { ..._headers(settings), accept: 'text/event-stream' },
+          body: {
             text: payload.text,
             files: payload.files ?? [],
             sessionId: String(payload.sessionId),
@@ -187,15 +201,19 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
             responseId: null,
             lang: settings.lang,
           },
-          controller.signal,
-        )
+          signal: controller.signal,
+          redirect: 'manual',
+          retry: 0,
+          ignoreResponseError: true,
+          responseType: 'stream',
+        })
         if (response.status >= 300 && response.status < 400) {
           // The gateway sends an expired session to its login page instead of answering 403.
           throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: response.status })
         }
-        const stream = response.body
+        const stream = response._data as unknown as Readable
         if (response.status < 200 || response.status >= 300) throw _statusError('completions', response.status, await _readJson(stream))
-        if (/json/i.test(response.contentType)) {
+        if (/json/i.test(response.headers.get('content-type') ?? '')) {
           // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
           const data = (await _readJson(stream)) ?? {}
           throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
@@ -250,73 +268,61 @@ function _catalogModel(entry: unknown): CatalogModel | undefined {
   return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
 }
 
-/**
- * POSTs JSON and returns the reply as a stream, over node:http(s). Completions
- * do not go through fetch like the other calls: undici keeps a parser and
- * buffers per connection, and 100 concurrent streams cost 71 MiB resident
- * through fetch against 12 MiB through node:http (measured), which alone broke
- * the adapter's memory target. Redirects are not followed (see the caller).
- */
-function _postStream(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal): Promise<{ status: number; contentType: string; body: ReadableStream<Uint8Array> }> {
-  const data = JSON.stringify(body)
-  const send = url.startsWith('https:') ? httpsRequest : httpRequest
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) }, signal }, (res) => {
-      resolve({
-        status: res.statusCode ?? 0,
-        contentType: String(res.headers['content-type'] ?? ''),
-        body: Readable.toWeb(res) as ReadableStream<Uint8Array>,
-      })
-    })
-    req.once('error', reject)
-    req.end(data)
-  })
-}
-
-async function _readJson(stream: ReadableStream<Uint8Array> | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {
+async function _readJson(stream: Readable | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {
   if (!stream) return undefined
   try {
-    return JSON.parse(await new Response(stream).text()) as { code?: unknown; msg?: unknown }
+    const chunks: Buffer[] = []
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; msg?: unknown }
   } catch {
     return undefined
   }
 }
 
-async function* _readEvents(body: ReadableStream<Uint8Array>, upstream: AbortController, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
-  // TextDecoderStream keeps a multibyte character that was cut between chunks whole.
-  const reader = body
-    .pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>)
-    .pipeThrough(new EventSourceParserStream())
-    .getReader()
+/**
+ * The platform's SSE as events. Plain Node stream reading, one idle timer per
+ * stream and eventsource-parser's callback API keep the garbage per chunk low:
+ * with 100 streams at once, web streams and a timer per read grew the heap.
+ */
+async function* _readEvents(body: Readable, upstream: AbortController, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
+  const received: string[] = []
+  const parser = createParser({ onEvent: (event) => received.push(event.data) })
+  // In streaming mode the decoder keeps a multibyte character that was cut between chunks whole.
+  const decoder = new TextDecoder()
+  // Silence counts only while waiting for the platform, not while the client is slow to read.
+  let waiting = true
+  const idle = setTimeout(function onIdle() {
+    if (!waiting) return void idle.refresh()
+    body.destroy(new XipuError('E_STREAM_STALLED', `The platform stream was silent for ${Math.round(idleTimeoutMs / 1000)} s (XIPU_IDLE_TIMEOUT_MS) and was ended.`))
+  }, idleTimeoutMs)
   let sawDone = false
   try {
-    for (;;) {
-      let idle: NodeJS.Timeout | undefined
-      const stalled = new Promise<never>((_, reject) => {
-        idle = setTimeout(() => reject(new XipuError('E_STREAM_STALLED', `The platform stream was silent for ${Math.round(idleTimeoutMs / 1000)} s (XIPU_IDLE_TIMEOUT_MS) and was ended.`)), idleTimeoutMs)
-      })
-      let result: ReadableStreamReadResult<{ data: string }>
-      try {
-        result = await Promise.race([reader.read(), stalled])
-      } catch (error) {
-        if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
-        if (isXipuError(error)) throw error
-        throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
-      } finally {
-        clearTimeout(idle)
+    try {
+      read: for await (const chunk of body) {
+        waiting = false
+        parser.feed(decoder.decode(chunk as Buffer, { stream: true }))
+        for (let i = 0; i < received.length; i++) {
+          if (received[i]!.trim() === '[DONE]') {
+            sawDone = true
+            break read
+          }
+          const event = parseXipuEvent(received[i]!)
+          if (event) yield event
+        }
+        received.length = 0
+        waiting = true
+        idle.refresh()
       }
-      if (result.done) break
-      if (result.value.data.trim() === '[DONE]') {
-        sawDone = true
-        break
-      }
-      const event = parseXipuEvent(result.value.data)
-      if (event) yield event
+    } catch (error) {
+      if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
+      if (isXipuError(error)) throw error
+      throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
     }
     if (!sawDone) throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE]: the answer is incomplete.')
   } finally {
+    clearTimeout(idle)
     upstream.abort()
-    reader.cancel().catch(() => {})
+    body.destroy()
   }
 }
 
