@@ -8,8 +8,13 @@
  *
  * Three priorities: `request` (calls a client is waiting for), `cleanup`
  * (deletes: they must happen soon, not first) and `idle` (preparing a session
- * for the next request: only when nothing else waits). A cleanup call that
- * waited longer than `agingMs` is served as a request, so deletes never starve.
+ * for the next request: only when nothing else waits). Among requests, the
+ * follow-up calls of a request that already made one (its completion after
+ * its saveSession, a retry) go before the first calls of newer requests: a
+ * burst then answers its requests one after another from the first gap on,
+ * instead of creating every session before any answer starts, and holds
+ * fewer sessions open against the platform's cap. A cleanup call that waited
+ * longer than `agingMs` is served as a new request, so deletes never starve.
  */
 import { XipuError } from './errors.ts'
 
@@ -42,6 +47,8 @@ export interface Turn {
 
 interface _Waiter {
   priority: Priority
+  /** A later call of a request that already made one. */
+  followUp: boolean
   label: string
   enqueuedAt: number
   resolve: () => void
@@ -49,7 +56,8 @@ interface _Waiter {
   cleanup: () => void
 }
 
-const _RANK: Record<Priority, number> = { request: 0, cleanup: 1, idle: 2 }
+// Follow-up requests rank 0, new requests 1 (see _rank).
+const _RANK: Record<Priority, number> = { request: 1, cleanup: 2, idle: 3 }
 
 /**
  * @example
@@ -63,13 +71,14 @@ export function createPacer(options: PacerOptions) {
   let timer: NodeJS.Timeout | undefined
   let calls = 0
   // Requests (by their client's signal) that got past the bound once. Their later calls
-  // (completions after saveSession, retries) are never refused: that would waste the
-  // session they already made. The bound is on new requests only.
+  // (completions after saveSession, retries) are never refused, which would waste the
+  // session they already made, and are served first. The bound is on new requests only.
   const admitted = new WeakSet<AbortSignal>()
 
-  /** A cleanup call that waited `agingMs` ranks as a request. */
+  /** Follow-ups first; a cleanup call that waited `agingMs` ranks as a new request. */
   function _rank(waiter: _Waiter, now: number): number {
-    return waiter.priority === 'cleanup' && now - waiter.enqueuedAt >= agingMs ? 0 : _RANK[waiter.priority]
+    if (waiter.followUp) return 0
+    return waiter.priority === 'cleanup' && now - waiter.enqueuedAt >= agingMs ? _RANK.request : _RANK[waiter.priority]
   }
 
   function _next(now: number): _Waiter | undefined {
@@ -114,7 +123,8 @@ export function createPacer(options: PacerOptions) {
     const priority = turn.priority ?? 'request'
     const label = turn.label ?? 'call'
     if (turn.signal?.aborted) return Promise.reject(new XipuError('E_ABORTED', `${label}: the client went away`))
-    if (priority === 'request' && !(turn.signal && admitted.has(turn.signal))) {
+    const followUp = priority === 'request' && !!turn.signal && admitted.has(turn.signal)
+    if (priority === 'request' && !followUp) {
       const waiting = queue.filter((w) => w.priority === 'request').length
       const max = options.queueMax?.() ?? 64
       if (waiting >= max) {
@@ -140,6 +150,7 @@ export function createPacer(options: PacerOptions) {
       }
       const waiter: _Waiter = {
         priority,
+        followUp,
         label,
         enqueuedAt: performance.now(),
         resolve,

@@ -1,6 +1,7 @@
 /**
  * The pacer with real timers: the gap between the starts of calls, FIFO order
- * within a priority, request before cleanup before idle, aging of cleanups,
+ * within a priority, a request's follow-ups before newer requests, request
+ * before cleanup before idle, aging of cleanups,
  * aborts, the queue bound and timeout, and shutdown. Gaps are asserted as
  * lower bounds only (correctness); how fast it goes is the benchmark's job.
  */
@@ -56,6 +57,23 @@ describe('pacer', () => {
     const order: number[] = []
     await Promise.all(Array.from({ length: 6 }, (_, i) => pacer.waitTurn().then(() => order.push(i))))
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5])
+  })
+
+  test("serves a request's follow-up call before the first calls of newer requests", async () => {
+    const pacer = await busyPacer(20)
+    const order: string[] = []
+    const requests = ['a', 'b', 'c'].map((name) => ({ name, signal: new AbortController().signal }))
+    // Each request: a first call (saveSession), then a follow-up (completions) once that started.
+    await Promise.all(
+      requests.map(async ({ name, signal }) => {
+        await pacer.waitTurn({ signal, label: `${name}1` })
+        order.push(`${name}1`)
+        await pacer.waitTurn({ signal, label: `${name}2` })
+        order.push(`${name}2`)
+      }),
+    )
+    // FIFO per call would give a1 b1 c1 a2 b2 c2: every session before any answer.
+    assert.deepEqual(order, ['a1', 'a2', 'b1', 'b2', 'c1', 'c2'])
   })
 
   test('serves requests before cleanups before idle work, whatever the arrival order', async () => {
