@@ -37,9 +37,9 @@ function _sse(data: unknown): Uint8Array {
 }
 
 function _memory() {
-  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage()
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage()
   const mib = (n: number) => Math.round((n / 1048576) * 10) / 10
-  return { rssMiB: mib(rss), heapUsedMiB: mib(heapUsed), externalMiB: mib(external), arrayBuffersMiB: mib(arrayBuffers) }
+  return { rssMiB: mib(rss), heapTotalMiB: mib(heapTotal), heapUsedMiB: mib(heapUsed), externalMiB: mib(external), arrayBuffersMiB: mib(arrayBuffers) }
 }
 
 /** Compares API keys in constant time (hashing first makes the lengths equal). */
