@@ -4,6 +4,7 @@
  * A platform 403 is healed once by logging in again, when a login is possible.
  */
 import type { ConsolaInstance } from 'consola'
+import { closeOnReturn } from './close-on-return.ts'
 import { isXipuError } from './errors.ts'
 import type { ChatRequest } from './openai-request.ts'
 import type { SessionManager } from './sessions.ts'
@@ -31,12 +32,24 @@ export interface ChatDeps {
  * for await (const event of events) relay(event)
  */
 export function createChatPipeline(deps: ChatDeps) {
-  async function* _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number): AsyncGenerator<XipuEvent> {
-    try {
-      yield* events
-    } finally {
+  /** `events`, releasing the session when they end, fail or are closed, even before the first read. */
+  function _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number): AsyncGenerator<XipuEvent> {
+    let released = false
+    const release = async () => {
+      if (released) return
+      released = true
+      // Ends the platform call first (a no-op once the events ran their course).
+      await events.return(undefined).catch(() => {})
       void deps.sessions.release(sessionId)
     }
+    async function* relay(): AsyncGenerator<XipuEvent> {
+      try {
+        yield* events
+      } finally {
+        await release()
+      }
+    }
+    return closeOnReturn(relay(), release)
   }
 
   return {

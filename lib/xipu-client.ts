@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream'
 import { createParser } from 'eventsource-parser'
 import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
 import { createFetch, type FetchResponse } from 'ofetch'
+import { closeOnReturn } from './close-on-return.ts'
 import { isAbortError, isXipuError, XipuError } from './errors.ts'
 import type { Pacer, Priority } from './pacer.ts'
 import type { Settings } from './settings.ts'
@@ -228,7 +229,12 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         signal.removeEventListener('abort', abort)
       }
     })
-    return _readEvents(opened.stream, opened.controller, deps.settings().idleTimeoutMs, options.signal)
+    const { stream, controller } = opened
+    const close = () => {
+      controller.abort()
+      stream.destroy()
+    }
+    return closeOnReturn(_readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal), close)
   }
 
   return {
@@ -284,7 +290,7 @@ async function _readJson(stream: Readable | undefined): Promise<{ code?: unknown
  * stream and eventsource-parser's callback API keep the garbage per chunk low:
  * with 100 streams at once, web streams and a timer per read grew the heap.
  */
-async function* _readEvents(body: Readable, upstream: AbortController, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
+async function* _readEvents(body: Readable, close: () => void, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
   const received: string[] = []
   const parser = createParser({ onEvent: (event) => received.push(event.data) })
   // In streaming mode the decoder keeps a multibyte character that was cut between chunks whole.
@@ -321,8 +327,7 @@ async function* _readEvents(body: Readable, upstream: AbortController, idleTimeo
     if (!sawDone) throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE]: the answer is incomplete.')
   } finally {
     clearTimeout(idle)
-    upstream.abort()
-    body.destroy()
+    close()
   }
 }
 

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
+import { createChatPipeline } from '../lib/chat.ts'
+import { parseChatRequest } from '../lib/openai-request.ts'
 import { createSessionName } from '../lib/session-names.ts'
 import { startStack, type Stack } from './support/harness.ts'
 import { waitFor } from './support/wait-for.ts'
@@ -148,6 +150,19 @@ describe('one request, one session, deleted afterwards', () => {
       await new Promise((r) => setTimeout(r, 200))
       controller.abort()
       await reading.catch(() => {})
+      await expectUpstreamAborted(aborted, 'the platform saw its stream closed')
+    }))
+
+  test('after the consumer gives up before its first read (the chat pipeline, as a client leaving as the response begins)', () =>
+    leavesNothing(async () => {
+      const aborted = stack.sim.state.streamsAborted
+      // The adapter's own pipeline over its own client and sessions: the moment between the
+      // platform answering and the first read cannot be hit reliably over HTTP.
+      const chat = createChatPipeline({ client: stack.adapter.client, sessions: stack.adapter.sessions, log: stack.adapter.log })
+      const opened = await chat.open(parseChatRequest({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'never read [[sim:long=20000]] [[sim:slow=20]]' }] }))
+      assert.equal(stack.sim.state.streamsOpen, 1)
+      // An async generator's finally does not run on return() before its first next().
+      await opened.events.return(undefined)
       await expectUpstreamAborted(aborted, 'the platform saw its stream closed')
     }))
 
