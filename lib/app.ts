@@ -195,8 +195,13 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const id = createCompletionId()
   const created = Math.floor(Date.now() / 1000)
   const mapper = createAnswerMapper(request)
-  const done = (status: string) =>
+  // One line per request: a client that leaves mid-stream is seen both by the cancel and by the aborted read.
+  let logged = false
+  const done = (status: string) => {
+    if (logged) return
+    logged = true
     deps.log.info(`POST /v1/chat/completions ${tag} → ${status} session ${opened.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms`)
+  }
 
   if (!request.stream) {
     try {

@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { format } from 'node:util'
+import { createConsola } from 'consola'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
 import { createChatPipeline } from '../lib/chat.ts'
@@ -204,6 +206,31 @@ describe('one request, one session, deleted afterwards', () => {
   test('no 429 from the platform through all of it', () => {
     assert.equal(stack.sim.state.rateLimited, 0)
   })
+})
+
+test('a client that leaves mid-stream is logged once', async (t) => {
+  const lines: string[] = []
+  const log = createConsola({ level: 3, reporters: [{ log: (entry) => lines.push(format(...entry.args)) }] })
+  const stack = await startStack({ stopAfter: t, log })
+  const controller = new AbortController()
+  const stream = await stack.openai.chat.completions.create(
+    { model: 'gpt-4.1', messages: [{ role: 'user', content: 'leave early [[sim:long=20000]] [[sim:slow=20]]' }], stream: true },
+    { signal: controller.signal },
+  )
+  let content = ''
+  try {
+    for await (const chunk of stream) {
+      content += chunk.choices[0]?.delta.content ?? ''
+      if (content.length > 10) controller.abort()
+    }
+  } catch (error) {
+    if (!(error instanceof OpenAI.APIUserAbortError)) throw error
+  }
+  await stack.waitForCleanPlatform()
+  // Both the response's cancel and the aborted platform read see the client go; one line says so.
+  const requestLines = lines.filter((line) => line.startsWith('POST /v1/chat/completions'))
+  assert.equal(requestLines.length, 1, requestLines.join('\n'))
+  assert.match(requestLines[0]!, /client disconnected|client went away/)
 })
 
 describe('the session cap', () => {

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import type { ConsolaInstance } from 'consola'
 import OpenAI from 'openai'
 import { startAdapter, type RunningAdapter } from '../../lib/adapter-server.ts'
 import { updateEnvFile } from '../../lib/env-file.ts'
@@ -41,6 +42,8 @@ export interface StackOptions {
   overrides?: Record<string, string>
   /** Stop the stack when this test ends (without it, call `close()`, e.g. in a suite's `after`). */
   stopAfter?: TestContext
+  /** The adapter's logger (default: its own), e.g. one that collects lines for a test to read. */
+  log?: ConsolaInstance
 }
 
 export interface Stack {
@@ -92,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       port: 0,
       envFile,
       env: {},
+      log: options.log,
       overrides: {
         XIPU_STATE_DIR: join(dir, 'state'),
         XIPU_MIN_GAP_MS: String(gapMs),
