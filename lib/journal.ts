@@ -4,11 +4,16 @@
  * written atomically before a session is used and after it is deleted; so a
  * crash leaves a list of exactly what to clean up, and two processes never
  * write the same file. The sweeper (lib/sweep.ts) reads all of them.
+ *
+ * A file with this process's pid that an earlier process left (a restarted
+ * container is pid 1 again) is set aside as `<pid>-<time>.json` when the
+ * journal is created, so that it is swept rather than overwritten.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFileAtomic } from './env-file.ts'
+import { isWriterAlive, PROCESS_TOKEN } from './process-identity.ts'
 
 export interface JournalEntry {
   id: number
@@ -20,6 +25,8 @@ export interface JournalEntry {
 export interface JournalFile {
   pid: number
   host: string
+  /** The writer's `PROCESS_TOKEN` (lib/process-identity.ts). */
+  processToken?: string
   startedAt: number
   apiBase: string
   sessions: JournalEntry[]
@@ -28,18 +35,6 @@ export interface JournalFile {
 /** The journal folder inside a state folder. */
 export function journalDir(stateDir: string): string {
   return join(stateDir, 'journal')
-}
-
-/** Whether a process id is alive on this machine (signal 0 checks without sending). */
-export function isProcessAlive(pid: number): boolean {
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /**
@@ -55,6 +50,7 @@ export function createJournal(options: { stateDir: string; apiBase: () => string
   const file = join(dir, `${process.pid}.json`)
   const entries = new Map<number, JournalEntry>()
   const startedAt = Date.now()
+  _setAsideEarlierFile(file)
 
   function _write(): void {
     mkdirSync(dir, { recursive: true })
@@ -62,7 +58,7 @@ export function createJournal(options: { stateDir: string; apiBase: () => string
       rmSync(file, { force: true })
       return
     }
-    const data: JournalFile = { pid: process.pid, host: hostname(), startedAt, apiBase: options.apiBase(), sessions: [...entries.values()] }
+    const data: JournalFile = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, startedAt, apiBase: options.apiBase(), sessions: [...entries.values()] }
     writeFileAtomic(file, JSON.stringify(data, null, 2))
   }
 
@@ -82,12 +78,25 @@ export function createJournal(options: { stateDir: string; apiBase: () => string
 
 export type Journal = ReturnType<typeof createJournal>
 
+/** Renames a journal with this pid that another process wrote (see the top of this file). */
+function _setAsideEarlierFile(file: string): void {
+  if (!existsSync(file)) return
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<JournalFile>
+    // Several adapters in one process (the tests) share their journal.
+    if (data.processToken === PROCESS_TOKEN) return
+  } catch {
+    // Unreadable: set aside all the same, never overwritten.
+  }
+  renameSync(file, file.replace(/\.json$/, `-${Date.now()}.json`))
+}
+
 /** Every journal file in the state folder, with whether its process is still alive. */
 export function readJournals(stateDir: string): Array<JournalFile & { file: string; alive: boolean }> {
   const dir = journalDir(stateDir)
   let names: string[]
   try {
-    names = readdirSync(dir).filter((n) => /^\d+\.json$/.test(n))
+    names = readdirSync(dir).filter((n) => /^\d+(-\d+)?\.json$/.test(n))
   } catch {
     return []
   }
@@ -97,7 +106,8 @@ export function readJournals(stateDir: string): Array<JournalFile & { file: stri
     try {
       const data = JSON.parse(readFileSync(file, 'utf8')) as JournalFile
       if (!Array.isArray(data.sessions)) continue
-      out.push({ ...data, file, alive: data.host === hostname() ? isProcessAlive(data.pid) : true })
+      // A file set aside under a `-<time>` name belongs to an earlier process by construction.
+      out.push({ ...data, file, alive: !name.includes('-') && isWriterAlive(data) })
     } catch {
       // Half-written files cannot exist (atomic writes); anything else is not ours.
     }

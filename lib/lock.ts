@@ -1,16 +1,17 @@
 /**
  * Lock files: one owner at a time for a job that must not run twice (the
  * keepalive of one `.env`, a browser login that writes it). The file holds
- * the owner's pid and host, is created atomically (a hard link of a finished
- * file, so nobody ever reads half a lock), and is taken over when its owner is
- * dead: a keepalive that crashed must not block the next one for ever.
+ * the owner's pid, host and process token, is created atomically (a hard link
+ * of a finished file, so nobody ever reads half a lock), and is taken over
+ * when its owner is dead: a keepalive that crashed must not block the next
+ * one for ever, not even when it comes back with the same pid.
  */
 import { linkSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { XipuError } from './errors.ts'
-import { isProcessAlive } from './journal.ts'
+import { isWriterAlive, PROCESS_TOKEN } from './process-identity.ts'
 
 // A lock file that cannot be parsed and is older than this is debris (a copy,
 // a disk that filled up): taken over. Younger ones may be mid-creation by the
@@ -21,6 +22,8 @@ const POLL_MS = 250
 export interface LockOwner {
   pid: number
   host: string
+  /** The owner's `PROCESS_TOKEN` (lib/process-identity.ts): a restarted process may have the same pid. */
+  processToken?: string
   /** When the owner took the lock (ms since epoch). */
   startedAt: number
   /** What the lock is for, for messages: `keepalive`, `login`. */
@@ -46,11 +49,6 @@ export function readLockOwner(file: string): LockOwner | undefined {
   }
 }
 
-/** Whether a lock's owner still runs (owners on other hosts, sharing the folder, are assumed to). */
-export function isLockOwnerAlive(owner: LockOwner): boolean {
-  return owner.host !== hostname() || isProcessAlive(owner.pid)
-}
-
 /**
  * Takes the lock if it is free or its owner is dead; otherwise reports the owner.
  *
@@ -60,12 +58,12 @@ export function isLockOwnerAlive(owner: LockOwner): boolean {
  */
 export function tryAcquireLock(file: string, purpose: string): { lock?: HeldLock; owner?: LockOwner } {
   mkdirSync(dirname(file), { recursive: true })
-  const owner: LockOwner = { pid: process.pid, host: hostname(), startedAt: Date.now(), purpose, nonce: randomBytes(8).toString('hex') }
+  const owner: LockOwner = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, startedAt: Date.now(), purpose, nonce: randomBytes(8).toString('hex') }
   // Two rounds: the second follows the takeover of a dead owner's lock.
   for (let round = 0; round < 2; round++) {
     if (_create(file, owner)) return { lock: _held(file, owner) }
     const current = readLockOwner(file)
-    if (current && isLockOwnerAlive(current)) return { owner: current }
+    if (current && isWriterAlive(current)) return { owner: current }
     if (!current && !_isOldDebris(file)) return {}
     if (!_takeOver(file, current)) return { owner: readLockOwner(file) }
   }
@@ -156,7 +154,7 @@ function _takeOver(file: string, dead: LockOwner | undefined): boolean {
     return (error as NodeJS.ErrnoException).code === 'ENOENT'
   }
   const moved = readLockOwner(aside)
-  if (moved?.nonce === dead?.nonce || (moved && !isLockOwnerAlive(moved))) {
+  if (moved?.nonce === dead?.nonce || (moved && !isWriterAlive(moved))) {
     rmSync(aside, { force: true })
     return true
   }

@@ -16,7 +16,7 @@ import { updateEnvFile } from '../lib/env-file.ts'
 import { journalDir } from '../lib/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
 import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile, type KeepaliveTiming } from '../lib/keepalive-jobs.ts'
-import { readLockOwner } from '../lib/lock.ts'
+import { readLockOwner, tryAcquireLock } from '../lib/lock.ts'
 import { createReauth } from '../lib/reauth.ts'
 import { createSessionName } from '../lib/session-names.ts'
 import { createSettingsStore } from '../lib/settings.ts'
@@ -152,6 +152,22 @@ test('the lock of a dead keepalive is taken over; a live one is respected', asyn
   assert.notEqual(refused.code, 0)
   assert.match(refused.output, new RegExp(`Another keepalive \\(process ${process.pid},`))
   assert.equal(readLockOwner(lockFile)?.pid, process.pid, 'a live owner keeps its lock')
+})
+
+test('a lock left by an earlier process with this same pid (a restarted container) is taken over; one this process holds is not', async (t) => {
+  const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '0' } })
+  const lockFile = keepaliveLockFile(account.envFile)
+  // Our pid, but written by another process: no process token of ours.
+  writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: hostname(), processToken: 'an-earlier-process', startedAt: Date.now() - 60_000, purpose: 'keepalive', nonce: 'earlier' }))
+  const taken = tryAcquireLock(lockFile, 'keepalive')
+  assert.ok(taken.lock, `refused, naming ${JSON.stringify(taken.owner)}`)
+  assert.notEqual(readLockOwner(lockFile)?.nonce, 'earlier')
+
+  const again = tryAcquireLock(lockFile, 'keepalive')
+  assert.equal(again.lock, undefined, 'this process holds it: a second take is refused')
+  assert.equal(again.owner?.nonce, taken.lock.owner.nonce)
+  taken.lock.release()
+  assert.equal(existsSync(lockFile), false)
 })
 
 test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits 0', async (t) => {

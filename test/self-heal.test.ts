@@ -6,7 +6,7 @@
  * logging in before serving and renewing its token while it serves.
  */
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { startAdapter } from '../lib/adapter-server.ts'
@@ -69,6 +69,24 @@ test('the next adapter sweeps the orphans of a killed one at startup; web chats 
   assert.deepEqual(account.adapterSessions(), [])
   assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort())
   assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
+})
+
+test('an adapter that comes back with the pid of the killed one (a restarted container) still sweeps its orphans', async (t) => {
+  const account = await startAccount(t)
+  const { sessionId, pid } = await killAdapterMidStream(t, account)
+  // Make the killed adapter's journal look as if it had run with this process's pid.
+  const dir = journalDir(account.stateDir)
+  const journal = JSON.parse(readFileSync(join(dir, `${pid}.json`), 'utf8')) as JournalFile
+  rmSync(join(dir, `${pid}.json`))
+  writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify({ ...journal, pid: process.pid }))
+
+  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: createCapturingLogger().log })
+  t.after(() => adapter.close(1000))
+  const swept = await adapter.startupSweep
+  assert.deepEqual(swept?.deleted, [sessionId], 'the earlier process\'s journal was taken for this one\'s')
+  assert.deepEqual(account.adapterSessions(), [])
+  assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
+  await waitFor('the journals to empty', () => readdirSync(dir).length === 0)
 })
 
 test('a token revoked under a running adapter is healed by one login; requests that arrive meanwhile wait for it', async (t) => {
