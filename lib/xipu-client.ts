@@ -192,7 +192,8 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         const response = await $fetch.raw(`${settings.apiBase}/completions`, {
           method: 'POST',
           query: { sf_request_type: 'fetch' },
-          headers: { ..._headers(settings), accept: 'text/event-stream' },
+          // Uncompressed: no gateway buffering a compressed stream, no inflater per stream.
+          headers: { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
           body: {
             text: payload.text,
             files: payload.files ?? [],

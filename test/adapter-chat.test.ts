@@ -76,6 +76,12 @@ describe('non-streaming', () => {
     assert.equal(sent.thinking, undefined)
     assert.equal(completions[0]!.query.sf_request_type, 'fetch')
     assert.equal(typeof sent.sessionId, 'string')
+    // As the web client sends it, and uncompressed: no gateway buffering a compressed stream.
+    const headers = completions[0]!.headers
+    assert.equal(headers.accept, 'text/event-stream')
+    assert.equal(headers['accept-encoding'], 'identity')
+    assert.equal(headers.origin, 'https://xipuai.xjtlu.edu.cn')
+    assert.equal(headers.referer, 'https://xipuai.xjtlu.edu.cn/')
     const deleted = (deletes[0]!.body as { ids: unknown[] }).ids
     assert.deepEqual(deleted, [Number(sent.sessionId)], 'the session that answered is the one deleted')
   })
