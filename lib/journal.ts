@@ -83,8 +83,9 @@ function _setAsideEarlierFile(file: string): void {
   if (!existsSync(file)) return
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<JournalFile>
-    // Several adapters in one process (the tests) share their journal.
-    if (data.processToken === PROCESS_TOKEN) return
+    // Several adapters in one process (the tests) share their journal; a process on another
+    // host sharing the folder cannot be judged from here.
+    if (data.processToken === PROCESS_TOKEN || data.host !== hostname()) return
   } catch {
     // Unreadable: set aside all the same, never overwritten.
   }
