@@ -192,13 +192,14 @@ export function createPacer(options: PacerOptions) {
     /** When the last call started (`performance.now()` time), or -Infinity. */
     lastStartAt: () => lastStartAt,
     /**
-     * The call that started at `startedAt` has its reply (or failed). The platform
-     * received it at some moment up to now: a call on a cold connection can arrive
-     * well after its turn, and the next one on a warm connection right on time, too
-     * close to it. So while it is still the latest call, the gap counts from here.
+     * The call that started at `startedAt` reached the platform by `at` (default
+     * now): its request was written out, or its reply came. A call on a cold
+     * connection can arrive well after its turn, and the next one on a warm
+     * connection right on time, too close to it. So while it is still the latest
+     * call, the gap counts from `at`.
      */
-    noteReply(startedAt: number): void {
-      if (startedAt === lastStartAt) lastStartAt = performance.now()
+    noteArrival(startedAt: number, at = performance.now()): void {
+      if (startedAt === lastStartAt && at > lastStartAt) lastStartAt = at
     },
     /** Rejects every waiting call (shutdown). */
     rejectAll(error: unknown): void {

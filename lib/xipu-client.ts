@@ -4,6 +4,8 @@
  * retries of calls that failed before any byte was relayed, and the mapping
  * of platform failures to `XipuError` codes.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import type { Readable } from 'node:stream'
 import { createParser } from 'eventsource-parser'
 import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
@@ -22,12 +24,12 @@ const RETRY_BASE_MS = 500 // doubled each attempt, on top of the pacer's own gap
 const RETRY_MAX_MS = 8000
 
 /**
- * ofetch over node-fetch-native's fetch, which is built on node:http, rather
- * than over Node's own fetch (undici). Measured in the adapter: undici costs
- * 11 MiB resident on its first call and keeps a parser and buffers for every
- * pooled connection (100 concurrent streams: 71 MiB through undici, 12 MiB
- * through node:http), which alone broke the memory target. Bodies of
- * `responseType: 'stream'` replies are therefore Node streams.
+ * JSON calls: ofetch over node-fetch-native's fetch, which is built on
+ * node:http, rather than over Node's own fetch (undici). Measured in the
+ * adapter: undici costs 11 MiB resident on its first call and keeps a parser
+ * and buffers for every pooled connection (100 concurrent streams: 71 MiB
+ * through undici, 12 MiB through node:http), which alone broke the memory
+ * target. Completions use node:http directly (see `_postStream`).
  */
 const $fetch = createFetch({
   fetch: nodeFetch as unknown as typeof globalThis.fetch,
@@ -118,8 +120,13 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     return error.code === 'E_UPSTREAM' && (error.upstreamStatus ?? 0) >= 500
   }
 
-  /** One paced attempt after another until success, a final error, or no retries left. */
-  async function _withRetries<T>(label: string, options: CallOptions, attempt: (settings: Settings, signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * One paced attempt after another until success, a final error, or no retries
+   * left. An attempt may call `sent` once its request is written out: the gap to
+   * the next call then counts from there, not from the reply, which for a
+   * completion is the model's first token.
+   */
+  async function _withRetries<T>(label: string, options: CallOptions, attempt: (settings: Settings, signal: AbortSignal, sent: () => void) => Promise<T>): Promise<T> {
     const settings = deps.settings()
     const retries = options.retries ?? settings.maxRetries
     for (let i = 0; ; i++) {
@@ -128,12 +135,13 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const current = deps.settings()
       const timeout = AbortSignal.timeout(current.callTimeoutMs)
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
+      const sent = () => deps.pacer.noteArrival(startedAt)
       try {
-        const result = await attempt(current, signal)
-        deps.pacer.noteReply(startedAt)
+        const result = await attempt(current, signal, sent)
+        deps.pacer.noteArrival(startedAt)
         return result
       } catch (raw) {
-        deps.pacer.noteReply(startedAt)
+        deps.pacer.noteArrival(startedAt)
         const error = _normalize(label, raw, options.signal, timeout)
         if (i >= retries || !_isRetryable(error)) throw error
         const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
@@ -182,19 +190,18 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
    * silence.
    */
   async function openCompletion(payload: CompletionPayload, options: CallOptions = {}): Promise<AsyncGenerator<XipuEvent>> {
-    const opened = await _withRetries('completions', options, async (settings, signal) => {
+    const opened = await _withRetries('completions', options, async (settings, signal, sent) => {
       // One controller per attempt. Until the platform starts answering, the call
       // timeout may abort it too; after that only the client (or the idle timeout).
       const controller = new AbortController()
       const abort = () => controller.abort()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        const response = await $fetch.raw(`${settings.apiBase}/completions`, {
-          method: 'POST',
-          query: { sf_request_type: 'fetch' },
+        const response = await _postStream(
+          `${settings.apiBase}/completions?sf_request_type=fetch`,
           // Uncompressed: no gateway buffering a compressed stream, no inflater per stream.
-          headers: { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
-          body: {
+          { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
+          {
             text: payload.text,
             files: payload.files ?? [],
             sessionId: String(payload.sessionId),
@@ -203,19 +210,17 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
             responseId: null,
             lang: settings.lang,
           },
-          signal: controller.signal,
-          redirect: 'manual',
-          retry: 0,
-          ignoreResponseError: true,
-          responseType: 'stream',
-        })
-        if (response.status >= 300 && response.status < 400) {
+          controller.signal,
+          sent,
+        )
+        const status = response.statusCode ?? 0
+        if (status >= 300 && status < 400) {
           // The gateway sends an expired session to its login page instead of answering 403.
-          throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: response.status })
+          throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
         }
-        const stream = response._data as unknown as Readable
-        if (response.status < 200 || response.status >= 300) throw _statusError('completions', response.status, await _readJson(stream))
-        if (/json/i.test(response.headers.get('content-type') ?? '')) {
+        const stream: Readable = response
+        if (status < 200 || status >= 300) throw _statusError('completions', status, await _readJson(stream))
+        if (/json/i.test(String(response.headers['content-type'] ?? ''))) {
           // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
           const data = (await _readJson(stream)) ?? {}
           throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
@@ -273,6 +278,23 @@ function _catalogModel(entry: unknown): CatalogModel | undefined {
   const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
   if (!id) return undefined
   return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
+}
+
+/**
+ * POSTs JSON over node:http(s) and resolves with the reply, whose body is read
+ * as a stream. Completions take this path rather than fetch because the pacer
+ * needs the moment the request was written out (`sent`): the reply only comes
+ * with the model's first token. Redirects are not followed (see the caller).
+ */
+function _postStream(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal, sent: () => void): Promise<IncomingMessage> {
+  const data = JSON.stringify(body)
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) }, signal }, resolve)
+    req.once('finish', sent)
+    req.once('error', reject)
+    req.end(data)
+  })
 }
 
 async function _readJson(stream: Readable | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {

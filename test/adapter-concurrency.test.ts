@@ -57,6 +57,20 @@ describe('at the strict 1000 ms gap of the real platform', () => {
   })
 })
 
+test("the gap after a completion counts from when its request went out, not from the model's first token", async (t) => {
+  const GAP_MS = 1000
+  const FIRST_TOKEN_MS = 900
+  const stack = await startStack({ gapMs: GAP_MS, stopAfter: t, simulator: { firstByteDelayMs: FIRST_TOKEN_MS } })
+  await Promise.all([ask(stack.openai, 'first', true), ask(stack.openai, 'second', true)])
+  const calls = stack.calls()
+  const firstCompletion = calls.find((c) => c.endpoint === 'completions')!
+  const next = calls[calls.indexOf(firstCompletion) + 1]!
+  assert.equal(next.endpoint, 'saveSession', 'the second request\'s session comes right after the first completion')
+  // Counted from the reply, the next call could not come before the first token plus the gap.
+  assert.ok(next.at - firstCompletion.at < FIRST_TOKEN_MS + GAP_MS, `the next call waited for the first token: ${Math.round(next.at - firstCompletion.at)} ms`)
+  assertPaced(stack, GAP_MS)
+})
+
 describe('at a short gap', () => {
   let stack: Stack
   before(async () => {

@@ -76,6 +76,23 @@ describe('pacer', () => {
     assert.deepEqual(order, ['a1', 'a2', 'b1', 'b2', 'c1', 'c2'])
   })
 
+  test('counts the gap from when the latest call reached the platform, when that was after its start', async () => {
+    const pacer = createPacer({ minGapMs: () => 50 })
+    await pacer.waitTurn()
+    const startedAt = pacer.lastStartAt()
+    await new Promise((r) => setTimeout(r, 40))
+    // A cold connection: the call reached the platform some 40 ms after its turn.
+    const arrived = performance.now()
+    pacer.noteArrival(startedAt, arrived)
+    assert.equal(pacer.lastStartAt(), arrived, 'the reference moved to the arrival')
+    await pacer.waitTurn()
+    assert.ok(performance.now() - arrived >= 50, `${(performance.now() - arrived).toFixed(1)} ms after the arrival`)
+    // Only the latest call moves the reference: an older one's arrival changes nothing.
+    const latest = pacer.lastStartAt()
+    pacer.noteArrival(startedAt)
+    assert.equal(pacer.lastStartAt(), latest)
+  })
+
   test('serves requests before cleanups before idle work, whatever the arrival order', async () => {
     const pacer = await busyPacer(20)
     const order: string[] = []
