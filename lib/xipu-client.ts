@@ -135,13 +135,18 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const current = deps.settings()
       const timeout = AbortSignal.timeout(current.callTimeoutMs)
       const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout
-      const sent = () => deps.pacer.noteArrival(startedAt)
+      // Reached the platform: when the request was written out if the attempt said so, else by its reply.
+      let sentAt: number | undefined
+      const sent = () => {
+        sentAt = performance.now()
+        deps.pacer.noteArrival(startedAt, sentAt)
+      }
       try {
         const result = await attempt(current, signal, sent)
-        deps.pacer.noteArrival(startedAt)
+        deps.pacer.noteArrival(startedAt, sentAt)
         return result
       } catch (raw) {
-        deps.pacer.noteArrival(startedAt)
+        deps.pacer.noteArrival(startedAt, sentAt)
         const error = _normalize(label, raw, options.signal, timeout)
         if (i >= retries || !_isRetryable(error)) throw error
         const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
