@@ -13,7 +13,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startAdapter } from './lib/adapter-server.ts'
+import { startAdapter } from './lib/adapter/start.ts'
 import { describeToken } from './lib/jwt.ts'
 import { createLogger } from './lib/log.ts'
 

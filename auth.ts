@@ -7,7 +7,7 @@
  *   npx tsx auth.ts          headless
  *   npx tsx auth.ts --show   in a visible window (to watch, or for an extra verification step)
  */
-import { loginWithSettings, saveLoginResult, summarizeLoginResult } from './lib/browser-login.ts'
+import { loginWithSettings, saveLoginResult, summarizeLoginResult } from './lib/login/browser.ts'
 import { parseFlags, runMain } from './lib/cli.ts'
 import { createLogger } from './lib/log.ts'
 import { loadSettings } from './lib/settings.ts'

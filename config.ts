@@ -7,7 +7,7 @@
  */
 import { cancel, intro, isCancel, outro, password, text } from '@clack/prompts'
 import { parseFlags, runMain } from './lib/cli.ts'
-import { readPasswordFromStream, saveCredentials } from './lib/credentials.ts'
+import { readPasswordFromStream, saveCredentials } from './lib/login/credentials.ts'
 import { readEnvFile } from './lib/env-file.ts'
 import { XipuError } from './lib/errors.ts'
 import { createLogger } from './lib/log.ts'

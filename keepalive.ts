@@ -11,10 +11,10 @@
  */
 import { parseFlags, runMain } from './lib/cli.ts'
 import { XipuError } from './lib/errors.ts'
-import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile } from './lib/keepalive-jobs.ts'
+import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile } from './lib/keepalive/jobs.ts'
 import { tryAcquireLock } from './lib/lock.ts'
 import { createLogger, setLogFile } from './lib/log.ts'
-import { createReauth } from './lib/reauth.ts'
+import { createReauth } from './lib/login/reauth.ts'
 import { createSettingsStore } from './lib/settings.ts'
 
 const USAGE = 'npx tsx keepalive.ts [--once] [--force-login]'

@@ -4,9 +4,8 @@
  * the file is written to a temporary file and renamed over the old one (so a
  * crash never leaves half a file), with mode 0600 (it holds a password).
  */
-import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
+import { writeFileAtomic } from './atomic-write.ts'
 import { XipuError } from './errors.ts'
 
 const LINE_PATTERN = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*)?$/
@@ -116,29 +115,6 @@ export function updateEnvFile(path: string, updates: Record<string, string | und
     if (!rewritten.has(key) && value !== undefined) kept.push(`${key}=${formatEnvValue(value)}`)
   }
   writeFileAtomic(path, kept.length > 0 ? kept.join(newline) + newline : '')
-}
-
-/**
- * Writes `content` to `path` through a temporary file in the same folder and
- * a rename, so that readers see the old file or the new one, never a part.
- */
-export function writeFileAtomic(path: string, content: string, mode = 0o600): void {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    const fd = openSync(temp, 'w', mode)
-    try {
-      writeSync(fd, content)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    // openSync's mode is filtered by the umask; make sure it really is 0600.
-    chmodSync(temp, mode)
-    renameSync(temp, path)
-  } catch (error) {
-    rmSync(temp, { force: true })
-    throw new XipuError('E_ENV_FILE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error })
-  }
 }
 
 /** The modification stamp of a file (changes whenever the file is replaced), or '' when missing. */

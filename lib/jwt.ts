@@ -101,3 +101,13 @@ export function describeToken(token: string | undefined, now = Date.now()): stri
     return 'not a JWT (run npx tsx auth.ts)'
   }
 }
+
+/** Whether a token needs a login before it can be used: missing, not a JWT, or past its `exp`. */
+export function isTokenUnusable(token: string | undefined, now = Date.now()): boolean {
+  if (!token) return true
+  try {
+    return getTokenLifetime(token, now).expired
+  } catch {
+    return true
+  }
+}

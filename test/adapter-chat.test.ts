@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type OpenAI from 'openai'
-import { flattenMessages } from '../lib/openai-request.ts'
+import { flattenMessages } from '../lib/openai/request.ts'
 import { createAnswer, countTokens } from '../lib/simulator/answers.ts'
 import { startStack, type Stack } from './support/harness.ts'
 import { joinDeltas, readRawStream } from './support/sse.ts'

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import OpenAI from 'openai'
-import { BUILTIN_MODELS } from '../lib/models.ts'
+import { BUILTIN_MODELS } from '../lib/xipu/catalog.ts'
 import { SIMULATED_CATALOG } from '../lib/simulator/answers.ts'
 import { startStack, type Stack } from './support/harness.ts'
 

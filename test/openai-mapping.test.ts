@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { XipuError } from '../lib/errors.ts'
-import { toOpenAIError } from '../lib/openai-errors.ts'
-import { flattenMessages, parseChatRequest, type ChatRequest } from '../lib/openai-request.ts'
-import { createAnswerMapper, createStopCutter } from '../lib/openai-response.ts'
-import { parseXipuEvent, type XipuEvent } from '../lib/xipu-events.ts'
+import { toOpenAIError } from '../lib/openai/errors.ts'
+import type { ChatRequest } from '../lib/chat/request.ts'
+import { flattenMessages, parseChatRequest } from '../lib/openai/request.ts'
+import { createAnswerMapper, createStopCutter } from '../lib/chat/answer.ts'
+import { parseXipuEvent, type XipuEvent } from '../lib/xipu/events.ts'
 
 describe('flattenMessages', () => {
   test('labels each role and puts a blank line between messages, in order', () => {

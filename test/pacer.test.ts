@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { XipuError } from '../lib/errors.ts'
-import { createPacer, type Priority } from '../lib/pacer.ts'
+import { createPacer, type Priority } from '../lib/xipu/pacer.ts'
 
 function isCode(code: string) {
   return (error: unknown) => error instanceof XipuError && error.code === code

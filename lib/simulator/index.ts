@@ -11,7 +11,7 @@
  * await sim.close()
  */
 import { H3 } from 'h3'
-import { serveApp, type RunningServer } from '../server.ts'
+import { serveApp, type RunningServer } from '../serve.ts'
 import { registerApiRoutes } from './api.ts'
 import { registerSsoPages } from './sso-pages.ts'
 import { createSimulatorState, type SimulatorOptions } from './state.ts'

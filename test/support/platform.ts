@@ -3,7 +3,7 @@
  * which sessions are the adapter's, and what the recorded calls show (their
  * spacing, the session each completion ran in, the sessions deleted).
  */
-import { isAdapterSessionName } from '../../lib/session-names.ts'
+import { isAdapterSessionName } from '../../lib/sessions/names.ts'
 import type { RecordedCall, RunningSimulator } from '../../lib/simulator/index.ts'
 
 /** The user's own web chats a simulated account starts with: never the adapter's to delete. */

@@ -12,8 +12,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { writeFileAtomic } from './env-file.ts'
-import { isWriterAlive, PROCESS_TOKEN } from './process-identity.ts'
+import { writeFileAtomic } from '../atomic-write.ts'
+import { isWriterAlive, PROCESS_TOKEN } from '../process-identity.ts'
 
 export interface JournalEntry {
   id: number

@@ -7,16 +7,18 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'
 import { H3, HTTPError, getRouterParam, handleCors, type H3Event } from 'h3'
-import type { ChatPipeline } from './chat.ts'
-import { XipuError } from './errors.ts'
-import { getTokenLifetime, describeToken } from './jwt.ts'
-import type { ModelCatalog } from './models.ts'
-import { parseChatRequest, type ChatRequest } from './openai-request.ts'
-import { toOpenAIError, toOpenAIErrorResponse } from './openai-errors.ts'
-import { createAnswerMapper, createChunk, createCompletion, createCompletionId, createUsageChunk } from './openai-response.ts'
-import type { Pacer } from './pacer.ts'
-import type { SessionManager } from './sessions.ts'
-import type { Settings } from './settings.ts'
+import type { ChatPipeline } from '../chat/pipeline.ts'
+import { XipuError } from '../errors.ts'
+import { getTokenLifetime, describeToken } from '../jwt.ts'
+import type { ModelCatalog } from '../xipu/catalog.ts'
+import type { ChatRequest } from '../chat/request.ts'
+import { parseChatRequest } from '../openai/request.ts'
+import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
+import { createAnswerMapper } from '../chat/answer.ts'
+import { createChunk, createCompletion, createCompletionId, createUsageChunk } from '../openai/response.ts'
+import type { Pacer } from '../xipu/pacer.ts'
+import type { SessionManager } from '../sessions/manager.ts'
+import type { Settings } from '../settings.ts'
 
 export interface AdapterDeps {
   settings: () => Settings
@@ -224,7 +226,7 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
 
 function _streamBody(
   request: ChatRequest,
-  events: AsyncGenerator<import('./xipu-events.ts').XipuEvent>,
+  events: AsyncGenerator<import('../xipu/events.ts').XipuEvent>,
   mapper: ReturnType<typeof createAnswerMapper>,
   meta: { id: string; created: number; done: (status: string) => void; logAnswer?: ConsolaInstance },
 ): ReadableStream<Uint8Array> {

@@ -1,13 +1,11 @@
 /**
- * The one place that maps the platform's answer to OpenAI's shapes: stream
- * chunks (`chat.completion.chunk`), the non-streaming `chat.completion`, and
- * usage. Pieces become `delta.content`, reasoning pieces become
- * `delta.reasoning_content`; the final result is used only for what did not
- * stream; `stop` sequences cut the relayed text.
+ * The one place that reads the platform's answer for every API surface:
+ * pieces become content deltas, reasoning pieces reasoning deltas; the final
+ * result is used only for what did not stream; `stop` sequences cut the
+ * relayed text; usage is counted (or estimated when the platform gives none).
  */
-import { randomBytes } from 'node:crypto'
-import type { ChatRequest } from './openai-request.ts'
-import type { XipuEvent } from './xipu-events.ts'
+import type { XipuEvent } from '../xipu/events.ts'
+import type { ChatRequest } from './request.ts'
 
 export interface Delta {
   role?: 'assistant'
@@ -22,11 +20,6 @@ export interface Usage {
 }
 
 export type FinishReason = 'stop' | 'length'
-
-/** A fresh OpenAI-style completion id. */
-export function createCompletionId(): string {
-  return `chatcmpl-${randomBytes(12).toString('base64url')}`
-}
 
 /** Rough token estimate for when the platform gives no counts. */
 function _estimateTokens(text: string): number {
@@ -136,42 +129,5 @@ export function createAnswerMapper(request: ChatRequest) {
     },
     /** Everything relayed so far. */
     text: () => ({ content, reasoning }),
-  }
-}
-
-/** One `chat.completion.chunk`. */
-export function createChunk(id: string, created: number, model: string, delta: Delta, finishReason: FinishReason | null = null) {
-  return {
-    id,
-    object: 'chat.completion.chunk' as const,
-    created,
-    model,
-    system_fingerprint: null,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-  }
-}
-
-/** The usage chunk of `stream_options.include_usage`: empty `choices`. */
-export function createUsageChunk(id: string, created: number, model: string, usage: Usage) {
-  return { id, object: 'chat.completion.chunk' as const, created, model, system_fingerprint: null, choices: [], usage }
-}
-
-/** A whole non-streaming `chat.completion`. */
-export function createCompletion(id: string, created: number, model: string, answer: { content: string; reasoning: string }, finishReason: FinishReason, usage: Usage) {
-  return {
-    id,
-    object: 'chat.completion' as const,
-    created,
-    model,
-    system_fingerprint: null,
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant' as const, content: answer.content, refusal: null, ...(answer.reasoning ? { reasoning_content: answer.reasoning } : {}) },
-        logprobs: null,
-        finish_reason: finishReason,
-      },
-    ],
-    usage,
   }
 }

@@ -5,7 +5,7 @@
  * `localStorage`.
  */
 import type { Page } from 'puppeteer-core'
-import { getTokenLifetime } from './jwt.ts'
+import { getTokenLifetime } from '../jwt.ts'
 
 export interface LoginResult {
   /** `jm-token`, the platform's JWT. */

@@ -4,8 +4,8 @@
  * read. Any model id is passed through to the platform either way.
  */
 import type { ConsolaInstance } from 'consola'
-import type { Settings } from './settings.ts'
-import type { CatalogModel, XipuClient } from './xipu-client.ts'
+import type { Settings } from '../settings.ts'
+import type { CatalogModel, XipuClient } from './client.ts'
 
 /** The web client's models (mid-2025) and a later one, from the protocol document. */
 export const BUILTIN_MODELS = [

@@ -7,8 +7,8 @@
  */
 import type { ConsolaInstance } from 'consola'
 import { forgetJournalEntries, readJournals, type Journal } from './journal.ts'
-import { isAdapterSessionName, sessionNameTime } from './session-names.ts'
-import type { XipuClient } from './xipu-client.ts'
+import { isAdapterSessionName, sessionNameTime } from './names.ts'
+import type { XipuClient } from '../xipu/client.ts'
 
 // A prefixed session that no journal names yet may be a few milliseconds old
 // (created, journal not yet written): leave it alone for this long.

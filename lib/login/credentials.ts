@@ -3,9 +3,9 @@
  * written into `.env` together in one atomic write. The password is
  * registered as a secret the moment it is read, so no log can show it.
  */
-import { updateEnvFile } from './env-file.ts'
-import { XipuError } from './errors.ts'
-import { registerSecret } from './redact.ts'
+import { updateEnvFile } from '../env-file.ts'
+import { XipuError } from '../errors.ts'
+import { registerSecret } from '../redact.ts'
 
 /**
  * Saves `XJTLU_USERNAME` and `XJTLU_PASSWORD`, keeping every other line of

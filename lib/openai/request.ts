@@ -1,10 +1,11 @@
 /**
  * The OpenAI chat request: validated by schema before anything touches the
- * platform, then turned into what XIPU takes (session fields and one
- * flattened prompt).
+ * platform, then turned into the pipeline's one internal request
+ * (lib/chat/request.ts): session fields and one flattened prompt.
  */
 import { z } from 'zod'
-import { XipuError } from './errors.ts'
+import type { ChatRequest } from '../chat/request.ts'
+import { XipuError } from '../errors.ts'
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
 const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) }).passthrough()
@@ -47,27 +48,6 @@ const chatRequest = z
   .passthrough()
 
 export type ChatRequestBody = z.infer<typeof chatRequest>
-
-/** A validated request, in the terms the pipeline works with. */
-export interface ChatRequest {
-  /** The model id as the client asked (shown back in responses). */
-  model: string
-  /** The platform's model id (`:online` suffix removed). */
-  upstreamModel: string
-  stream: boolean
-  includeUsage: boolean
-  temperature: number
-  /** `maxToken` of the session: 0 means no limit. */
-  maxTokens: number
-  presencePenalty: number
-  frequencyPenalty: number
-  stop: string[]
-  online: boolean
-  thinking?: string
-  /** The whole conversation as one prompt. */
-  prompt: string
-  messageCount: number
-}
 
 function _path(path: PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')

@@ -16,7 +16,7 @@
  * fewer sessions open against the platform's cap. A cleanup call that waited
  * longer than `agingMs` is served as a new request, so deletes never starve.
  */
-import { XipuError } from './errors.ts'
+import { XipuError } from '../errors.ts'
 
 // Calls are timed here, but the platform times their arrival; a small margin
 // absorbs event-loop and network jitter so that "exactly the gap" never lands

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { Launcher } from 'chrome-launcher'
-import { XipuError } from './errors.ts'
+import { XipuError } from '../errors.ts'
 
 const CHROME_PATH_HINT = {
   win32: String.raw`CHROME_PATH=C:\Program Files\Google\Chrome\Application\chrome.exe`,

@@ -4,17 +4,15 @@
  * retries of calls that failed before any byte was relayed, and the mapping
  * of platform failures to `XipuError` codes.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { request as httpsRequest } from 'node:https'
 import type { Readable } from 'node:stream'
-import { createParser } from 'eventsource-parser'
 import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
 import { createFetch, type FetchResponse } from 'ofetch'
-import { closeOnReturn } from './close-on-return.ts'
-import { isAbortError, isXipuError, XipuError } from './errors.ts'
+import { closeOnReturn } from '../close-on-return.ts'
+import { isXipuError, XipuError } from '../errors.ts'
 import type { Pacer, Priority } from './pacer.ts'
-import type { Settings } from './settings.ts'
-import { isSuccessCode, parseXipuEvent, type XipuEvent } from './xipu-events.ts'
+import type { Settings } from '../settings.ts'
+import { isSuccessCode, type XipuEvent } from './events.ts'
+import { postStream, readEvents, readJsonBody } from './stream.ts'
 
 // The web client's own headers; the gateway is known to check origin and referer.
 const WEB_ORIGIN = 'https://xipuai.xjtlu.edu.cn'
@@ -29,7 +27,7 @@ const RETRY_MAX_MS = 8000
  * adapter: undici costs 11 MiB resident on its first call and keeps a parser
  * and buffers for every pooled connection (100 concurrent streams: 71 MiB
  * through undici, 12 MiB through node:http), which alone broke the memory
- * target. Completions use node:http directly (see `_postStream`).
+ * target. Completions use node:http directly (see `postStream` in stream.ts).
  */
 const $fetch = createFetch({
   fetch: nodeFetch as unknown as typeof globalThis.fetch,
@@ -202,7 +200,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const abort = () => controller.abort()
       signal.addEventListener('abort', abort, { once: true })
       try {
-        const response = await _postStream(
+        const response = await postStream(
           `${settings.apiBase}/completions?sf_request_type=fetch`,
           // Uncompressed: no gateway buffering a compressed stream, no inflater per stream.
           { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
@@ -224,10 +222,10 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
           throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
         }
         const stream: Readable = response
-        if (status < 200 || status >= 300) throw _statusError('completions', status, await _readJson(stream))
+        if (status < 200 || status >= 300) throw _statusError('completions', status, await readJsonBody(stream))
         if (/json/i.test(String(response.headers['content-type'] ?? ''))) {
           // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
-          const data = (await _readJson(stream)) ?? {}
+          const data = (await readJsonBody(stream)) ?? {}
           throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
         }
         options.signal?.addEventListener('abort', abort, { once: true })
@@ -245,7 +243,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       controller.abort()
       stream.destroy()
     }
-    return closeOnReturn(_readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal), close)
+    return closeOnReturn(readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal), close)
   }
 
   return {
@@ -283,80 +281,6 @@ function _catalogModel(entry: unknown): CatalogModel | undefined {
   const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
   if (!id) return undefined
   return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
-}
-
-/**
- * POSTs JSON over node:http(s) and resolves with the reply, whose body is read
- * as a stream. Completions take this path rather than fetch because the pacer
- * needs the moment the request was written out (`sent`): the reply only comes
- * with the model's first token. Redirects are not followed (see the caller).
- */
-function _postStream(url: string, headers: Record<string, string>, body: unknown, signal: AbortSignal, sent: () => void): Promise<IncomingMessage> {
-  const data = JSON.stringify(body)
-  const send = url.startsWith('https:') ? httpsRequest : httpRequest
-  return new Promise((resolve, reject) => {
-    const req = send(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(data)) }, signal }, resolve)
-    req.once('finish', sent)
-    req.once('error', reject)
-    req.end(data)
-  })
-}
-
-async function _readJson(stream: Readable | undefined): Promise<{ code?: unknown; msg?: unknown } | undefined> {
-  if (!stream) return undefined
-  try {
-    const chunks: Buffer[] = []
-    for await (const chunk of stream) chunks.push(chunk as Buffer)
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown; msg?: unknown }
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * The platform's SSE as events. Plain Node stream reading, one idle timer per
- * stream and eventsource-parser's callback API keep the garbage per chunk low:
- * with 100 streams at once, web streams and a timer per read grew the heap.
- */
-async function* _readEvents(body: Readable, close: () => void, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
-  const received: string[] = []
-  const parser = createParser({ onEvent: (event) => received.push(event.data) })
-  // In streaming mode the decoder keeps a multibyte character that was cut between chunks whole.
-  const decoder = new TextDecoder()
-  // Silence counts only while waiting for the platform, not while the client is slow to read.
-  let waiting = true
-  const idle = setTimeout(function onIdle() {
-    if (!waiting) return void idle.refresh()
-    body.destroy(new XipuError('E_STREAM_STALLED', `The platform stream was silent for ${Math.round(idleTimeoutMs / 1000)} s (XIPU_IDLE_TIMEOUT_MS) and was ended.`))
-  }, idleTimeoutMs)
-  let sawDone = false
-  try {
-    try {
-      read: for await (const chunk of body) {
-        waiting = false
-        parser.feed(decoder.decode(chunk as Buffer, { stream: true }))
-        for (let i = 0; i < received.length; i++) {
-          if (received[i]!.trim() === '[DONE]') {
-            sawDone = true
-            break read
-          }
-          const event = parseXipuEvent(received[i]!)
-          if (event) yield event
-        }
-        received.length = 0
-        waiting = true
-        idle.refresh()
-      }
-    } catch (error) {
-      if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
-      if (isXipuError(error)) throw error
-      throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
-    }
-    if (!sawDone) throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE]: the answer is incomplete.')
-  } finally {
-    clearTimeout(idle)
-    close()
-  }
 }
 
 function _sleep(ms: number, signal?: AbortSignal): Promise<void> {

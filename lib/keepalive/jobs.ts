@@ -14,17 +14,17 @@
  */
 import type { ConsolaInstance } from 'consola'
 import { Cron } from 'croner'
-import { readLastCallAt } from './call-stamp.ts'
-import { isXipuError } from './errors.ts'
-import { formatDuration } from './jwt.ts'
-import type { Journal } from './journal.ts'
-import type { SessionManager } from './sessions.ts'
-import { createPacer, type Pacer } from './pacer.ts'
-import { isTokenUnusable, type Reauth } from './reauth.ts'
-import type { Settings } from './settings.ts'
-import { sweepOrphans } from './sweep.ts'
-import { planRenewal } from './token-renewal.ts'
-import { createXipuClient, type CallOptions, type XipuClient } from './xipu-client.ts'
+import { readLastCallAt } from '../xipu/call-stamp.ts'
+import { isXipuError } from '../errors.ts'
+import { formatDuration, isTokenUnusable } from '../jwt.ts'
+import type { Journal } from '../sessions/journal.ts'
+import type { SessionManager } from '../sessions/manager.ts'
+import { createPacer, type Pacer } from '../xipu/pacer.ts'
+import type { Reauth } from '../login/reauth.ts'
+import type { Settings } from '../settings.ts'
+import { sweepOrphans } from '../sessions/sweep.ts'
+import { planRenewal } from './renewal.ts'
+import { createXipuClient, type CallOptions, type XipuClient } from '../xipu/client.ts'
 
 export interface KeepaliveTiming {
   /** First retry of a failed login, in ms, doubled on each failure (default 60000). */

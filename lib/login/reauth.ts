@@ -9,11 +9,11 @@
  * waited for another process's login uses the token it saved.
  */
 import type { ConsolaInstance } from 'consola'
-import { isXipuError, XipuError } from './errors.ts'
-import { describeToken, formatDuration, getTokenLifetime } from './jwt.ts'
-import { acquireLock } from './lock.ts'
-import type { Pacer } from './pacer.ts'
-import type { Settings } from './settings.ts'
+import { isXipuError, XipuError } from '../errors.ts'
+import { describeToken, formatDuration, isTokenUnusable } from '../jwt.ts'
+import { acquireLock } from '../lock.ts'
+import type { Pacer } from '../xipu/pacer.ts'
+import type { Settings } from '../settings.ts'
 
 // Long enough for another process's browser login to finish (four steps of up
 // to XIPU_LOGIN_STEP_TIMEOUT_MS each, plus the browser's start).
@@ -46,16 +46,6 @@ export interface ReauthOptions {
 /** The `.env` lock that keeps two processes from logging in at once. */
 export function loginLockFile(envFile: string): string {
   return `${envFile}.login.lock`
-}
-
-/** Whether a token needs a login before it can be used: missing, not a JWT, or past its `exp`. */
-export function isTokenUnusable(token: string | undefined, now = Date.now()): boolean {
-  if (!token) return true
-  try {
-    return getTokenLifetime(token, now).expired
-  } catch {
-    return true
-  }
 }
 
 /**
@@ -112,7 +102,7 @@ export function createReauth(options: ReauthOptions) {
         log.info(`Logging in again as ${current.username} (${reason}).`)
         // Loaded on first use: the adapter and keepalive log in rarely, and the browser
         // login (puppeteer-core, chrome-launcher) costs ~30 MiB resident once loaded.
-        const { loginWithSettings, saveLoginResult } = await import('./browser-login.ts')
+        const { loginWithSettings, saveLoginResult } = await import('./browser.ts')
         const result = await loginWithSettings(current, {
           headless: true,
           onProgress: ({ step, total, message }) => log.info(`login step ${step}/${total}: ${message}`),

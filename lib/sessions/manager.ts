@@ -8,13 +8,12 @@
  * Every session is journalled before it is used and forgotten once deleted.
  */
 import type { ConsolaInstance } from 'consola'
-import { isXipuError, XipuError } from './errors.ts'
+import { isXipuError, XipuError } from '../errors.ts'
 import type { Journal } from './journal.ts'
-import type { ChatRequest } from './openai-request.ts'
-import { createSessionName } from './session-names.ts'
-import type { Settings } from './settings.ts'
+import { createSessionName } from './names.ts'
+import type { Settings } from '../settings.ts'
 import { sweepOrphans } from './sweep.ts'
-import type { SessionFields, XipuClient } from './xipu-client.ts'
+import type { SessionFields, XipuClient } from '../xipu/client.ts'
 
 const DELETE_ATTEMPTS = 4 // each already retried by the client; then the sweeper takes over
 // A ready session older than this is replaced: it may have been deleted in the web app,
@@ -26,8 +25,19 @@ function _fieldsKey(f: SessionFields): string {
   return JSON.stringify([f.model, f.temperature, f.maxToken, f.presencePenalty, f.frequencyPenalty])
 }
 
+/** What a request asks of its session: the platform keeps these per session, not per call. */
+export interface SessionParams {
+  /** The platform's model id. */
+  upstreamModel: string
+  temperature: number
+  /** `maxToken` of the session: 0 means no limit. */
+  maxTokens: number
+  presencePenalty: number
+  frequencyPenalty: number
+}
+
 /** The session fields a request asks for. */
-export function toSessionFields(request: ChatRequest, now = new Date()): SessionFields {
+export function toSessionFields(request: SessionParams, now = new Date()): SessionFields {
   return {
     name: createSessionName(now),
     model: request.upstreamModel,
@@ -163,7 +173,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
      * and it saves the ready one's delete), else a new one. At the session cap,
      * sweeps the adapter's orphans once and tries again.
      */
-    async acquire(request: ChatRequest, signal?: AbortSignal): Promise<{ id: number; reused: boolean }> {
+    async acquire(request: SessionParams, signal?: AbortSignal): Promise<{ id: number; reused: boolean }> {
       const fields = toSessionFields(request)
       lastFields = fields
       const taken = _takeReady()

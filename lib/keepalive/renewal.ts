@@ -2,7 +2,7 @@
  * When to log in again: the arithmetic behind the keepalive's renewal job,
  * kept apart from the scheduling so that it can be read (and tested) alone.
  */
-import { formatDuration, getTokenLifetime } from './jwt.ts'
+import { formatDuration, getTokenLifetime } from '../jwt.ts'
 
 export type RenewalPlan =
   | { due: true; reason: string; expired: boolean }

@@ -4,7 +4,7 @@
  * change without notice, so each can be overridden with `XIPU_SELECTORS`, a
  * JSON object such as `{"chatButton":"button.new-chat"}`.
  */
-import { XipuError } from './errors.ts'
+import { XipuError } from '../errors.ts'
 
 export const DEFAULT_LOGIN_SELECTORS = {
   /** SSO form: the username input. */

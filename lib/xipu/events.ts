@@ -2,7 +2,7 @@
  * Reads one `data:` event of the platform's completion stream into a small
  * internal shape. Nothing else in the project looks at raw XIPU events.
  */
-import { XipuError } from './errors.ts'
+import { XipuError } from '../errors.ts'
 
 export type XipuEvent =
   | { kind: 'content'; text: string }

@@ -3,8 +3,8 @@
  * body: `{"error":{"message","type","param","code"}}`.
  */
 import { HTTPError } from 'h3'
-import { isXipuError, type ErrorCode } from './errors.ts'
-import { redactText } from './redact.ts'
+import { isXipuError, type ErrorCode } from '../errors.ts'
+import { redactText } from '../redact.ts'
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null }

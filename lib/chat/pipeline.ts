@@ -4,12 +4,12 @@
  * A platform 403 is healed once by logging in again, when a login is possible.
  */
 import type { ConsolaInstance } from 'consola'
-import { closeOnReturn } from './close-on-return.ts'
-import { isXipuError } from './errors.ts'
-import type { ChatRequest } from './openai-request.ts'
-import type { SessionManager } from './sessions.ts'
-import type { XipuEvent } from './xipu-events.ts'
-import type { XipuClient } from './xipu-client.ts'
+import { closeOnReturn } from '../close-on-return.ts'
+import { isXipuError } from '../errors.ts'
+import type { ChatRequest } from './request.ts'
+import type { SessionManager } from '../sessions/manager.ts'
+import type { XipuEvent } from '../xipu/events.ts'
+import type { XipuClient } from '../xipu/client.ts'
 
 export interface OpenedChat {
   sessionId: number

@@ -1,0 +1,20 @@
+/**
+ * The one internal request every API surface turns its own request into
+ * (chat completions today): what the session needs, what the completion
+ * sends, and what shapes the answer. Nothing here knows an API's wire shape.
+ */
+import type { SessionParams } from '../sessions/manager.ts'
+
+/** A validated request, in the terms the pipeline works with. */
+export interface ChatRequest extends SessionParams {
+  /** The model id as the client asked (shown back in responses). */
+  model: string
+  stream: boolean
+  includeUsage: boolean
+  stop: string[]
+  online: boolean
+  thinking?: string
+  /** The whole conversation as one prompt. */
+  prompt: string
+  messageCount: number
+}
