@@ -2,7 +2,7 @@
  * The one error class of the project. Every expected failure carries a `code`
  * and a message that says what to do next; scripts print the message and exit
  * non-zero, and the HTTP layer maps the code to an OpenAI error in one place
- * (`lib/openai-errors.ts`).
+ * (`lib/openai/errors.ts`).
  */
 
 export const ERROR_CODES = {

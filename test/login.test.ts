@@ -1,7 +1,7 @@
 /**
  * The browser login, end to end: real Chromium (CHROME_PATH, else the one
  * installed) logging into the simulator's SSO pages, through auth.ts as a
- * user runs it and through lib/browser-login.ts as the keepalive calls it.
+ * user runs it and through lib/login/browser.ts as the keepalive calls it.
  */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'

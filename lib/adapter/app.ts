@@ -1,8 +1,8 @@
 /**
  * The adapter's h3 app: the OpenAI routes, the API key, CORS, the body limit,
- * `/health`, and error mapping (through lib/openai-errors.ts). Handlers stay
- * short: validation is in lib/openai-request.ts, the pipeline in lib/chat.ts,
- * the mapping to OpenAI chunks in lib/openai-response.ts.
+ * `/health`, and error mapping (through lib/openai/errors.ts). Handlers stay
+ * short: validation is in lib/openai/request.ts, the pipeline in lib/chat/pipeline.ts,
+ * the mapping to OpenAI chunks in lib/openai/response.ts.
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'

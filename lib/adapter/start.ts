@@ -3,7 +3,7 @@
  * pipeline, app) and serves it. adapter.ts and the tests both start it here.
  * With `heal` it also looks after itself: a login before serving when the
  * token is gone, a login after a platform 403, a sweep of earlier orphans;
- * with `keepalive` it runs the keepalive jobs too (lib/keepalive-jobs.ts).
+ * with `keepalive` it runs the keepalive jobs too (lib/keepalive/jobs.ts).
  */
 import type { ConsolaInstance } from 'consola'
 import { createAdapterApp } from './app.ts'

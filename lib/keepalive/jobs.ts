@@ -4,7 +4,7 @@
  * - `renew-token` logs in again `XIPU_REAUTH_BEFORE` ahead of the token's
  *   expiry (with backoff after a failure), or warns when it cannot;
  * - `sweep-orphans` deletes sessions the adapter created and never deleted,
- *   every `XIPU_SWEEP_INTERVAL`, never a web chat of the user's (lib/sweep.ts);
+ *   every `XIPU_SWEEP_INTERVAL`, never a web chat of the user's (lib/sessions/sweep.ts);
  * - `keep-warm` makes one cheap read after `XIPU_WARM_IDLE` without any call.
  *
  * The platform rate-limits the whole account, so these calls must never bunch

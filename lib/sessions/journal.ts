@@ -3,7 +3,7 @@
  * deleted. Each adapter process owns one file, `<stateDir>/journal/<pid>.json`,
  * written atomically before a session is used and after it is deleted; so a
  * crash leaves a list of exactly what to clean up, and two processes never
- * write the same file. The sweeper (lib/sweep.ts) reads all of them.
+ * write the same file. The sweeper (lib/sessions/sweep.ts) reads all of them.
  *
  * A file with this process's pid that an earlier process left (a restarted
  * container is pid 1 again) is set aside as `<pid>-<time>.json` when the

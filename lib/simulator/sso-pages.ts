@@ -3,7 +3,7 @@
  * markup the protocol document observed on the real site (`#username_show`,
  * `#password_show`, `#btn_login input`, `a[href='/v3/chat']`, a naive-ui
  * `button` with `span.n-button__content`, a `textarea`), so that the browser
- * login of `lib/browser-login.ts` is tested against the same selectors it
+ * login of `lib/login/browser.ts` is tested against the same selectors it
  * uses in production.
  *
  * The flow: `/` without the gateway cookie → `/sso/login?service=/`; a right
