@@ -8,6 +8,7 @@ import { dirname } from 'node:path'
 import { format } from 'node:util'
 import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from 'consola'
 import { redactValue } from './redact.ts'
+import { readEnvironmentSetting } from './settings.ts'
 
 // Rotate at 5 MiB and keep three old files: weeks of request logs in ~20 MiB.
 const LOG_FILE_MAX_BYTES = 5 * 1024 * 1024
@@ -16,7 +17,7 @@ const LOG_FILE_KEEP = 3
 // XIPU_LOG_LEVEL is read from the process environment only (0 errors only … 3 info … 5 trace):
 // logging starts before any .env is read.
 const _root: ConsolaInstance = createConsola({
-  level: process.env.XIPU_LOG_LEVEL ? Number(process.env.XIPU_LOG_LEVEL) : 3,
+  level: readEnvironmentSetting('XIPU_LOG_LEVEL'),
 })
 const _screenReporters = [..._root.options.reporters]
 let _logFile: string | undefined

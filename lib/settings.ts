@@ -4,6 +4,10 @@
  * file is re-read whenever it changes on disk, so a token written by auth.ts
  * or keepalive.ts is used by the next request without a restart.
  *
+ * The settings are one table, `SETTINGS`: key, parser, default, description.
+ * The `Settings` type is derived from it, so adding a setting is one entry
+ * (plus its line in `.env.example` and both READMEs, which a test checks).
+ *
  * Keys are kept from the original Python adapter (`JM_TOKEN`, `SDP_SESSION`,
  * `XJTLU_USERNAME`, `XJTLU_PASSWORD`) so its `.env` keeps working.
  */
@@ -16,111 +20,91 @@ import { registerSecret } from './redact.ts'
 export const DEFAULT_API_BASE = 'https://xipuai.xjtlu.edu.cn/jmapi/api/chat'
 export const DEFAULT_WEB_BASE = 'https://xipuai.xjtlu.edu.cn'
 
-export interface Settings {
-  /** The `.env` file these settings were read from. */
+/** What a default may depend on: only the `.env` file's path (for `XIPU_STATE_DIR`). */
+interface DefaultContext {
   envFile: string
-  /** Where the journal, locks, screenshots and logs live (`XIPU_STATE_DIR`, `.xipu` beside `.env`). */
-  stateDir: string
-  /** `jm-token`: the platform's JWT. */
-  jmToken?: string
-  /** `sdp-app-session`: the SSO gateway's session header. */
-  sdpSession?: string
-  /** Cookies the chat page sent with its API calls (`XIPU_COOKIE`). */
-  cookie?: string
-  username?: string
-  password?: string
-  /** Base URL of the chat API (`XIPU_API_BASE`). */
-  apiBase: string
-  /** Where the browser login starts (`XIPU_WEB_BASE`). */
-  webBase: string
-  /** Minimum gap between two calls to the platform, in ms (`XIPU_MIN_GAP_MS`, 1000). */
-  minGapMs: number
-  host: string
-  port: number
-  /** `ADAPTER_API_KEY`: when set, every /v1 route needs `Authorization: Bearer <key>`. */
-  apiKey?: string
-  /** `lang` sent to the platform (`XIPU_LANG`, en). */
-  lang: 'en' | 'zh'
-  /** A fixed list of model ids to offer instead of the platform's catalog (`XIPU_MODELS`, comma separated; unset: the catalog, else the built-in list). */
-  models?: string[]
-  /** How long the model catalog is cached, in ms (`XIPU_MODELS_TTL_MS`, 10 minutes). */
-  modelsTtlMs: number
-  /** Retries of a platform call that failed before any byte was relayed (`XIPU_MAX_RETRIES`, 3). */
-  maxRetries: number
-  /** Requests allowed to wait for the pacer before new ones get 429 (`XIPU_QUEUE_MAX`, 64). */
-  queueMax: number
-  /** Longest a request may wait for its turn, in ms (`XIPU_QUEUE_TIMEOUT_MS`, 120000). */
-  queueTimeoutMs: number
-  /** A platform stream silent this long is ended with an error, in ms (`XIPU_IDLE_TIMEOUT_MS`, 120000). */
-  idleTimeoutMs: number
-  /** Timeout of a non-streaming platform call, in ms (`XIPU_CALL_TIMEOUT_MS`, 30000). */
-  callTimeoutMs: number
-  /** Largest request body accepted, in bytes (`XIPU_BODY_LIMIT`, 32 MiB). */
-  bodyLimit: number
-  /** Log prompts and answers (`XIPU_LOG_PROMPTS=1`); off by default. */
-  logPrompts: boolean
-  /** Also write logs to this file, rotated (`XIPU_LOG_FILE`). */
-  logFile?: string
-  /** Origins allowed by CORS (`XIPU_CORS_ORIGINS`, comma separated, `*` for any; off by default). */
-  corsOrigins: string[]
-  /** Keep one session ready for the next request (`XIPU_PREPARE_SESSION`, on). */
-  prepareSession: boolean
-  /** Log in again when less than this is left on the token, in ms (`XIPU_REAUTH_BEFORE`, 10m). */
-  reauthBeforeMs: number
-  /** How often orphan sessions are swept, in ms (`XIPU_SWEEP_INTERVAL`, 10m). */
-  sweepIntervalMs: number
-  /** A cheap authenticated read after this much idle time keeps the login warm (`XIPU_WARM_IDLE`, 20m; 0 = off). */
-  warmIdleMs: number
-  /** The longest a request may take: a live adapter's session older than this is an orphan (`XIPU_MAX_REQUEST`, 15m). */
-  maxRequestMs: number
-  /** Browser for auth.ts (`CHROME_PATH`); found automatically when unset. */
-  chromePath?: string
-  /** Timeout of each login step, in ms (`XIPU_LOGIN_STEP_TIMEOUT_MS`, 30000). */
-  loginStepTimeoutMs: number
-  /** JSON object overriding the login selectors (`XIPU_SELECTORS`). */
-  selectors?: Record<string, string>
+}
+
+/** One row of the settings table. */
+export interface SettingSpec<F extends string = string, T = unknown> {
+  /** The environment / `.env` key, like `XIPU_MIN_GAP_MS`. */
+  key: string
+  /** The property of `Settings` it fills, like `minGapMs`. */
+  field: F
+  /** Turns the raw text into the value; throws `E_CONFIG` with a message naming the key. */
+  parse: (raw: string, key: string) => T
+  /** The value when the key is unset or empty (a function when it depends on the `.env` path). */
+  fallback: T | ((context: DefaultContext) => T)
+  /** One line for humans (the README and `.env.example` say it at more length). */
+  description: string
+  /** Read from the process environment only (it is needed before any `.env` is read). */
+  envOnly?: boolean
+  /** Masked in every log once read. */
+  secret?: boolean
+}
+
+function _setting<const F extends string, T>(spec: SettingSpec<F, T>): SettingSpec<F, T> {
+  return spec
+}
+
+// --- Parsers: each one throws E_CONFIG naming the key, so a bad .env line says where it is. ---
+
+function _fail(key: string, raw: string, wanted: string): never {
+  throw new XipuError('E_CONFIG', `Settings: ${key}=${raw} ${wanted}`)
 }
 
 /** Parses `1500`, `1500ms`, `30s`, `10m`, `2h` into milliseconds. */
 export function parseDuration(value: string, key: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(value)
-  if (!match) throw new XipuError('E_CONFIG', `Settings: ${key}=${value} is not a duration (like 1500, 30s, 10m, 2h)`)
+  if (!match) _fail(key, value, 'is not a duration (like 1500, 1500ms, 30s, 10m, 2h)')
   const unit = (match[2] ?? 'ms').toLowerCase()
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 1
   return Math.round(Number(match[1]) * factor)
 }
 
-function _int(value: string | undefined, key: string, fallback: number, min = 0): number {
-  if (value === undefined || value.trim() === '') return fallback
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new XipuError('E_CONFIG', `Settings: ${key}=${value} must be a whole number ≥ ${min}`)
-  return n
+const _text = (raw: string): string => raw
+const _trimmed = (raw: string): string => raw.trim()
+const _path = (raw: string): string => resolve(raw.trim())
+
+function _wholeNumber(min: number) {
+  return (raw: string, key: string): number => {
+    const n = Number(raw.trim())
+    if (!Number.isInteger(n) || n < min) _fail(key, raw, `must be a whole number ≥ ${min}`)
+    return n
+  }
 }
 
-function _duration(value: string | undefined, key: string, fallback: number): number {
-  return value === undefined || value.trim() === '' ? fallback : parseDuration(value, key)
+function _oneOf<const V extends string>(...values: V[]) {
+  return (raw: string, key: string): V => {
+    const value = raw.trim().toLowerCase() as V
+    if (!values.includes(value)) _fail(key, raw, `must be one of ${values.join(', ')}`)
+    return value
+  }
 }
 
-function _flag(value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined || value.trim() === '') return fallback
-  return !/^(0|false|no|off)$/i.test(value.trim())
+function _switch(raw: string): boolean {
+  return !/^(0|false|no|off)$/i.test(raw.trim())
 }
 
-function _list(value: string | undefined): string[] | undefined {
-  const items = value?.split(',').map((s) => s.trim()).filter(Boolean)
-  return items && items.length > 0 ? items : undefined
+function _list(raw: string): string[] {
+  return raw.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
-function _base(value: string | undefined, fallback: string, key: string): string {
-  const base = (value?.trim() || fallback).replace(/\/+$/, '')
-  if (!/^https?:\/\//.test(base)) throw new XipuError('E_CONFIG', `Settings: ${key}=${base} must start with http:// or https://`)
+/** A list that is unset when it names nothing (`XIPU_MODELS=,` means the catalog). */
+function _someOf(raw: string): string[] | undefined {
+  const items = _list(raw)
+  return items.length > 0 ? items : undefined
+}
+
+function _base(raw: string, key: string): string {
+  const base = raw.trim().replace(/\/+$/, '')
+  if (!/^https?:\/\//.test(base)) _fail(key, base, 'must start with http:// or https://')
   return base
 }
 
-function _selectors(value: string | undefined): Record<string, string> | undefined {
-  if (!value) return undefined
+function _selectors(raw: string): Record<string, string> {
   try {
-    const parsed = JSON.parse(value) as unknown
+    const parsed = JSON.parse(raw) as unknown
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, string>
   } catch {
     // Reported below.
@@ -128,9 +112,89 @@ function _selectors(value: string | undefined): Record<string, string> | undefin
   throw new XipuError('E_CONFIG', 'Settings: XIPU_SELECTORS must be a JSON object like {"username":"#username_show"}')
 }
 
+const MINUTE = 60_000
+
+/**
+ * The settings table, in the order of `.env.example` and the README.
+ * To add a setting: one entry here, one line in `.env.example`, one row in
+ * both READMEs' settings tables (test/settings.test.ts checks all three).
+ */
+export const SETTINGS = [
+  // Environment only: needed before any .env is read.
+  _setting({ key: 'XIPU_ENV_FILE', field: 'envFile', parse: _path, fallback: () => resolve('.env'), envOnly: true, description: 'The .env file to read and write' }),
+  _setting({ key: 'XIPU_LOG_LEVEL', field: 'logLevel', parse: _wholeNumber(0), fallback: 3, envOnly: true, description: 'Log verbosity: 0 errors, 1 warnings, 3 info, 4 debug, 5 trace' }),
+  // Your XJTLU login (config.ts).
+  _setting({ key: 'XJTLU_USERNAME', field: 'username', parse: _text, fallback: undefined as string | undefined, description: 'XJTLU username, for auth.ts and re-logins' }),
+  _setting({ key: 'XJTLU_PASSWORD', field: 'password', parse: _text, fallback: undefined as string | undefined, secret: true, description: 'XJTLU password' }),
+  // Platform credentials (auth.ts).
+  _setting({ key: 'JM_TOKEN', field: 'jmToken', parse: _trimmed, fallback: undefined as string | undefined, secret: true, description: "The platform's JWT (jm-token header)" }),
+  _setting({ key: 'SDP_SESSION', field: 'sdpSession', parse: _trimmed, fallback: undefined as string | undefined, secret: true, description: "The SSO gateway's session (sdp-app-session header)" }),
+  _setting({ key: 'XIPU_COOKIE', field: 'cookie', parse: _text, fallback: undefined as string | undefined, secret: true, description: 'Cookies the chat page sent with its API calls' }),
+  // Platform.
+  _setting({ key: 'XIPU_API_BASE', field: 'apiBase', parse: _base, fallback: DEFAULT_API_BASE, description: 'Base URL of the chat API' }),
+  _setting({ key: 'XIPU_WEB_BASE', field: 'webBase', parse: _base, fallback: DEFAULT_WEB_BASE, description: 'Where the browser login starts' }),
+  _setting({ key: 'XIPU_MIN_GAP_MS', field: 'minGapMs', parse: parseDuration, fallback: 1000, description: 'Minimum gap between the starts of two platform calls' }),
+  _setting({ key: 'XIPU_LANG', field: 'lang', parse: _oneOf('en', 'zh'), fallback: 'en' as 'en' | 'zh', description: 'lang sent to the platform' }),
+  _setting({ key: 'XIPU_MODELS', field: 'models', parse: _someOf, fallback: undefined as string[] | undefined, description: "Model ids offered instead of the platform's catalog" }),
+  _setting({ key: 'XIPU_MODELS_TTL_MS', field: 'modelsTtlMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'How long the model catalog is cached' }),
+  // The adapter's server.
+  _setting({ key: 'HOST', field: 'host', parse: _trimmed, fallback: '127.0.0.1', description: 'Address to listen on' }),
+  _setting({ key: 'PORT', field: 'port', parse: _wholeNumber(0), fallback: 8000, description: 'Port to listen on' }),
+  _setting({ key: 'ADAPTER_API_KEY', field: 'apiKey', parse: _text, fallback: undefined as string | undefined, secret: true, description: 'When set, every /v1 route needs Authorization: Bearer <key>' }),
+  _setting({ key: 'XIPU_CORS_ORIGINS', field: 'corsOrigins', parse: _list, fallback: [] as string[], description: 'Origins allowed by CORS (* for any)' }),
+  _setting({ key: 'XIPU_BODY_LIMIT', field: 'bodyLimit', parse: _wholeNumber(1024), fallback: 32 * 1024 * 1024, description: 'Largest request body accepted, in bytes' }),
+  // Load and faults.
+  _setting({ key: 'XIPU_MAX_RETRIES', field: 'maxRetries', parse: _wholeNumber(0), fallback: 3, description: 'Retries of a platform call that failed before any byte was relayed' }),
+  _setting({ key: 'XIPU_QUEUE_MAX', field: 'queueMax', parse: _wholeNumber(1), fallback: 64, description: 'Requests allowed to wait for the platform before new ones get 429' }),
+  _setting({ key: 'XIPU_QUEUE_TIMEOUT_MS', field: 'queueTimeoutMs', parse: parseDuration, fallback: 120_000, description: 'Longest a request may wait for its turn' }),
+  _setting({ key: 'XIPU_IDLE_TIMEOUT_MS', field: 'idleTimeoutMs', parse: parseDuration, fallback: 120_000, description: 'A platform stream silent this long is ended with an error' }),
+  _setting({ key: 'XIPU_CALL_TIMEOUT_MS', field: 'callTimeoutMs', parse: parseDuration, fallback: 30_000, description: 'Timeout of a platform call until it starts answering' }),
+  _setting({ key: 'XIPU_PREPARE_SESSION', field: 'prepareSession', parse: _switch, fallback: true, description: 'Keep one session ready for the next request' }),
+  // Keepalive.
+  _setting({ key: 'XIPU_REAUTH_BEFORE', field: 'reauthBeforeMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'Log in again when less than this is left on the token' }),
+  _setting({ key: 'XIPU_SWEEP_INTERVAL', field: 'sweepIntervalMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'How often orphan sessions are swept (0 = off)' }),
+  _setting({ key: 'XIPU_WARM_IDLE', field: 'warmIdleMs', parse: parseDuration, fallback: 20 * MINUTE, description: 'Idle time after which one cheap read keeps the login warm (0 = off)' }),
+  _setting({ key: 'XIPU_MAX_REQUEST', field: 'maxRequestMs', parse: parseDuration, fallback: 15 * MINUTE, description: "The longest a request may take; a live adapter's older session is an orphan" }),
+  // Browser login.
+  _setting({ key: 'CHROME_PATH', field: 'chromePath', parse: _trimmed, fallback: undefined as string | undefined, description: 'Browser for the login; found automatically when unset' }),
+  _setting({ key: 'XIPU_LOGIN_STEP_TIMEOUT_MS', field: 'loginStepTimeoutMs', parse: parseDuration, fallback: 30_000, description: 'Timeout of each login step' }),
+  _setting({ key: 'XIPU_SELECTORS', field: 'selectors', parse: _selectors, fallback: undefined as Record<string, string> | undefined, description: 'JSON object overriding the login selectors' }),
+  // Logs and state.
+  _setting({ key: 'XIPU_LOG_PROMPTS', field: 'logPrompts', parse: _switch, fallback: false, description: 'Log prompts and answers' }),
+  _setting({ key: 'XIPU_LOG_FILE', field: 'logFile', parse: _trimmed, fallback: undefined as string | undefined, description: 'Also write logs to this file, rotated' }),
+  _setting({ key: 'XIPU_STATE_DIR', field: 'stateDir', parse: _path, fallback: ({ envFile }: DefaultContext) => join(dirname(envFile), '.xipu'), description: 'Journal, locks, screenshots (default .xipu beside .env)' }),
+] as const
+
+type _Table = (typeof SETTINGS)[number]
+
+/** Every setting's value, by field; derived from `SETTINGS` so the two cannot disagree. */
+export type Settings = {
+  [S in _Table as S['field']]: S extends SettingSpec<string, infer T> ? T : never
+}
+
 /** The `.env` file to use: `XIPU_ENV_FILE`, else `.env` in the working directory. */
 export function resolveEnvFile(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.XIPU_ENV_FILE || '.env')
+  const raw = env.XIPU_ENV_FILE
+  return raw && raw.trim() ? _path(raw) : resolve('.env')
+}
+
+/**
+ * One environment-only setting, for code that runs before settings are read
+ * (the logger). A bad value gives the default here; `loadSettings` reports it.
+ *
+ * @example
+ * const level = readEnvironmentSetting('XIPU_LOG_LEVEL') // 3 unless set
+ */
+export function readEnvironmentSetting<K extends _Table['key']>(key: K, env: NodeJS.ProcessEnv = process.env): Settings[Extract<_Table, { key: K }>['field']] {
+  const spec = SETTINGS.find((s) => s.key === key) as SettingSpec
+  const fallback = () => (typeof spec.fallback === 'function' ? (spec.fallback as (c: DefaultContext) => unknown)({ envFile: resolveEnvFile(env) }) : spec.fallback)
+  const raw = env[key]
+  if (raw === undefined || raw.trim() === '') return fallback() as never
+  try {
+    return spec.parse(raw, key) as never
+  } catch {
+    return fallback() as never
+  }
 }
 
 /**
@@ -144,50 +208,16 @@ export function loadSettings(options: { envFile?: string; env?: NodeJS.ProcessEn
   const env = options.env ?? process.env
   const envFile = options.envFile ?? resolveEnvFile(env)
   const fromFile = readEnvFile(envFile)
-  const get = (key: string): string | undefined => {
-    const value = options.overrides?.[key] ?? env[key] ?? fromFile[key]
-    return value === undefined || value === '' ? undefined : value
+  const values: Record<string, unknown> = {}
+  for (const spec of SETTINGS as readonly SettingSpec[]) {
+    const raw = options.overrides?.[spec.key] ?? env[spec.key] ?? (spec.envOnly ? undefined : fromFile[spec.key])
+    const unset = raw === undefined || raw.trim() === ''
+    const fallback = typeof spec.fallback === 'function' ? (spec.fallback as (c: DefaultContext) => unknown)({ envFile }) : spec.fallback
+    values[spec.field] = unset ? fallback : spec.parse(raw, spec.key)
+    if (spec.secret && !unset) registerSecret(values[spec.field] as string)
   }
-
-  const settings: Settings = {
-    envFile,
-    stateDir: resolve(get('XIPU_STATE_DIR') ?? join(dirname(envFile), '.xipu')),
-    jmToken: get('JM_TOKEN')?.trim(),
-    sdpSession: get('SDP_SESSION')?.trim(),
-    cookie: get('XIPU_COOKIE'),
-    username: get('XJTLU_USERNAME'),
-    password: get('XJTLU_PASSWORD'),
-    apiBase: _base(get('XIPU_API_BASE'), DEFAULT_API_BASE, 'XIPU_API_BASE'),
-    webBase: _base(get('XIPU_WEB_BASE'), DEFAULT_WEB_BASE, 'XIPU_WEB_BASE'),
-    minGapMs: _int(get('XIPU_MIN_GAP_MS'), 'XIPU_MIN_GAP_MS', 1000),
-    host: get('HOST') ?? '127.0.0.1',
-    port: _int(get('PORT'), 'PORT', 8000),
-    apiKey: get('ADAPTER_API_KEY'),
-    lang: get('XIPU_LANG') === 'zh' ? 'zh' : 'en',
-    models: _list(get('XIPU_MODELS')),
-    modelsTtlMs: _duration(get('XIPU_MODELS_TTL_MS'), 'XIPU_MODELS_TTL_MS', 10 * 60_000),
-    maxRetries: _int(get('XIPU_MAX_RETRIES'), 'XIPU_MAX_RETRIES', 3),
-    queueMax: _int(get('XIPU_QUEUE_MAX'), 'XIPU_QUEUE_MAX', 64, 1),
-    queueTimeoutMs: _duration(get('XIPU_QUEUE_TIMEOUT_MS'), 'XIPU_QUEUE_TIMEOUT_MS', 120_000),
-    idleTimeoutMs: _duration(get('XIPU_IDLE_TIMEOUT_MS'), 'XIPU_IDLE_TIMEOUT_MS', 120_000),
-    callTimeoutMs: _duration(get('XIPU_CALL_TIMEOUT_MS'), 'XIPU_CALL_TIMEOUT_MS', 30_000),
-    bodyLimit: _int(get('XIPU_BODY_LIMIT'), 'XIPU_BODY_LIMIT', 32 * 1024 * 1024, 1024),
-    logPrompts: _flag(get('XIPU_LOG_PROMPTS'), false),
-    logFile: get('XIPU_LOG_FILE'),
-    corsOrigins: _list(get('XIPU_CORS_ORIGINS')) ?? [],
-    prepareSession: _flag(get('XIPU_PREPARE_SESSION'), true),
-    reauthBeforeMs: _duration(get('XIPU_REAUTH_BEFORE'), 'XIPU_REAUTH_BEFORE', 10 * 60_000),
-    sweepIntervalMs: _duration(get('XIPU_SWEEP_INTERVAL'), 'XIPU_SWEEP_INTERVAL', 10 * 60_000),
-    warmIdleMs: _duration(get('XIPU_WARM_IDLE'), 'XIPU_WARM_IDLE', 20 * 60_000),
-    maxRequestMs: _duration(get('XIPU_MAX_REQUEST'), 'XIPU_MAX_REQUEST', 15 * 60_000),
-    chromePath: get('CHROME_PATH'),
-    loginStepTimeoutMs: _duration(get('XIPU_LOGIN_STEP_TIMEOUT_MS'), 'XIPU_LOGIN_STEP_TIMEOUT_MS', 30_000),
-    selectors: _selectors(get('XIPU_SELECTORS')),
-  }
-  for (const secret of [settings.jmToken, settings.sdpSession, settings.cookie, settings.password, settings.apiKey]) {
-    registerSecret(secret)
-  }
-  return settings
+  values.envFile = envFile
+  return values as Settings
 }
 
 /**
