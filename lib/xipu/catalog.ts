@@ -4,24 +4,35 @@
  * read. Any model id is passed through to the platform either way.
  */
 import type { ConsolaInstance } from 'consola'
+import { XipuError } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import type { CatalogModel, XipuClient } from './client.ts'
 
-/** The web client's models (mid-2025) and a later one, from the protocol document. */
-export const BUILTIN_MODELS = [
-  'DeepSeek-R1',
-  'DeepseekR1联网',
-  'qwen-2.5-72b',
-  'gpt-4.1-nano',
-  'gpt-4.1',
-  'o1-mini',
-  'o3-mini',
-  'gpt-o3',
-  'o4-mini',
-  'gemini-2.5-pro-exp-03-25',
-  'claude-3-7-sonnet-20250219',
-  'DeepSeek-V3.1-W8A8',
+/**
+ * The fallback when the catalog cannot be read, following the latest catalogs
+ * on record (see the protocol document): October 2026 first, then June 2026,
+ * then the older ids the README and clients still use. Only `multimodal`
+ * entries the record shows taking images are marked so: `gpt-5.6-luna` saw
+ * images right in a live test.
+ */
+export const BUILTIN_CATALOG: readonly CatalogModel[] = [
+  // 2026-10-08 (21 models; these three are on record)
+  { id: 'gpt-5.6-luna', multimodal: true },
+  { id: 'gpt-5.4-nano', multimodal: false },
+  { id: 'qwen3.6-27b', multimodal: false },
+  // June 2026
+  { id: 'gpt-5.5', multimodal: false },
+  { id: 'gpt-5.4', multimodal: false },
+  { id: 'DeepSeek-R1', multimodal: false },
+  { id: 'DeepSeek-V3.1-W8A8', multimodal: false },
+  { id: 'qwen-max', multimodal: false },
+  // Earlier: the README's examples and the web search variant of mid-2025
+  { id: 'gpt-4.1', multimodal: false },
+  { id: 'DeepseekR1联网', multimodal: false },
 ]
+
+/** The ids of `BUILTIN_CATALOG`, in its order. */
+export const BUILTIN_MODELS: readonly string[] = BUILTIN_CATALOG.map((m) => m.id)
 
 // After a failed catalog read, try the platform again after this long.
 const CATALOG_RETRY_MS = 30_000
@@ -42,15 +53,18 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
   let pending: Promise<ModelList> | undefined
 
   function _builtin(): ModelList {
-    const ids = deps.settings().models ?? BUILTIN_MODELS
-    return { models: ids.map((id) => ({ id, multimodal: false })), source: 'builtin' }
+    const configured = deps.settings().models
+    const models = configured ? configured.map((id) => ({ id, multimodal: false })) : BUILTIN_CATALOG.map((m) => ({ ...m }))
+    return { models, source: 'builtin' }
   }
 
-  async function _load(signal?: AbortSignal): Promise<ModelList> {
+  // Shared by every caller, so it must not stop for any one of them: with the first
+  // caller's signal, one client hanging up made everyone get the fallback for 30 s.
+  async function _load(): Promise<ModelList> {
     const configured = deps.settings().models
     if (configured) return _builtin()
     try {
-      const models = await deps.client.getCatalog({ signal, retries: 1 })
+      const models = await deps.client.getCatalog({ retries: 1 })
       if (models.length === 0) return _builtin()
       const list: ModelList = { models, source: 'platform' }
       cached = { at: Date.now(), list }
@@ -66,11 +80,15 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
   }
 
   return {
-    /** The models, from the cache when it is fresh. Concurrent callers share one platform call. */
+    /**
+     * The models, from the cache when it is fresh. Concurrent callers share one
+     * platform call; `signal` only stops this caller's wait (`E_ABORTED`), never
+     * the shared load.
+     */
     async list(signal?: AbortSignal): Promise<ModelList> {
       if (cached && Date.now() - cached.at < deps.settings().modelsTtlMs) return cached.list
-      pending ??= _load(signal).finally(() => (pending = undefined))
-      return pending
+      pending ??= _load().finally(() => (pending = undefined))
+      return signal ? _waitUnlessAborted(pending, signal) : pending
     },
     /** Forgets the cached catalog. */
     clear(): void {
@@ -80,3 +98,13 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
 }
 
 export type ModelCatalog = ReturnType<typeof createModelCatalog>
+
+/** `promise`, or `E_ABORTED` as soon as `signal` aborts (the promise itself goes on). */
+function _waitUnlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new XipuError('E_ABORTED', 'models: the client went away'))
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new XipuError('E_ABORTED', 'models: the client went away'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
