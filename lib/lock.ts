@@ -1,17 +1,18 @@
 /**
  * Lock files: one owner at a time for a job that must not run twice (the
  * keepalive of one `.env`, a browser login that writes it). The file holds
- * the owner's pid, host and process token, is created atomically (a hard link
+ * the owner's pid, host, process token and (on Linux) start time, is created atomically (a hard link
  * of a finished file, so nobody ever reads half a lock), and is taken over
  * when its owner is dead: a keepalive that crashed must not block the next
- * one for ever, not even when it comes back with the same pid.
+ * one for ever, not even when it comes back with the same pid, and not when
+ * it lingers as a zombie that no parent reaps.
  */
 import { linkSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import { XipuError } from './errors.ts'
-import { isWriterAlive, PROCESS_TOKEN } from './process-identity.ts'
+import { isWriterAlive, PROCESS_START_TIME, PROCESS_TOKEN } from './process-identity.ts'
 
 // A lock file that cannot be parsed and is older than this is debris (a copy,
 // a disk that filled up): taken over. Younger ones may be mid-creation by the
@@ -24,6 +25,8 @@ export interface LockOwner {
   host: string
   /** The owner's `PROCESS_TOKEN` (lib/process-identity.ts): a restarted process may have the same pid. */
   processToken?: string
+  /** The owner's start time on Linux (`PROCESS_START_TIME`): tells a reused pid; missing in older locks. */
+  processStartTime?: number
   /** When the owner took the lock (ms since epoch). */
   startedAt: number
   /** What the lock is for, for messages: `keepalive`, `login`. */
@@ -58,7 +61,7 @@ export function readLockOwner(file: string): LockOwner | undefined {
  */
 export function tryAcquireLock(file: string, purpose: string): { lock?: HeldLock; owner?: LockOwner } {
   mkdirSync(dirname(file), { recursive: true })
-  const owner: LockOwner = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, startedAt: Date.now(), purpose, nonce: randomBytes(8).toString('hex') }
+  const owner: LockOwner = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, processStartTime: PROCESS_START_TIME, startedAt: Date.now(), purpose, nonce: randomBytes(8).toString('hex') }
   // Two rounds: the second follows the takeover of a dead owner's lock.
   for (let round = 0; round < 2; round++) {
     if (_create(file, owner)) return { lock: _held(file, owner) }

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../atomic-write.ts'
-import { isWriterAlive, PROCESS_TOKEN } from '../process-identity.ts'
+import { isWriterAlive, PROCESS_START_TIME, PROCESS_TOKEN } from '../process-identity.ts'
 
 export interface JournalEntry {
   id: number
@@ -27,6 +27,8 @@ export interface JournalFile {
   host: string
   /** The writer's `PROCESS_TOKEN` (lib/process-identity.ts). */
   processToken?: string
+  /** The writer's start time on Linux (`PROCESS_START_TIME`): tells a reused pid; missing in older journals. */
+  processStartTime?: number
   startedAt: number
   apiBase: string
   sessions: JournalEntry[]
@@ -58,7 +60,7 @@ export function createJournal(options: { stateDir: string; apiBase: () => string
       rmSync(file, { force: true })
       return
     }
-    const data: JournalFile = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, startedAt, apiBase: options.apiBase(), sessions: [...entries.values()] }
+    const data: JournalFile = { pid: process.pid, host: hostname(), processToken: PROCESS_TOKEN, processStartTime: PROCESS_START_TIME, startedAt, apiBase: options.apiBase(), sessions: [...entries.values()] }
     writeFileAtomic(file, JSON.stringify(data, null, 2))
   }
 
