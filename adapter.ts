@@ -4,6 +4,7 @@
  *   npx tsx adapter.ts              serve with the tokens in .env
  *   npx tsx adapter.ts --keepalive  also run the keepalive jobs (token renewal, orphan sweeps) in this process
  *   npx tsx adapter.ts --simulate   serve against a built-in simulator (npm run demo)
+ *   npx tsx adapter.ts --check      the doctor: try every platform call the adapter relies on, and report (--json, --login)
  *
  * It looks after itself: it sweeps the sessions earlier runs left behind, logs
  * in before serving when the token is missing or expired, and logs in again
@@ -21,14 +22,32 @@ const log = createLogger('adapter')
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { simulate: { type: 'boolean', default: false }, keepalive: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      simulate: { type: 'boolean', default: false },
+      keepalive: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      login: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      model: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   })
   if (values.help) {
     console.log(
       'Usage: npx tsx adapter.ts [--keepalive] [--simulate]\n' +
+        '       npx tsx adapter.ts --check [--json] [--login] [--model ID]\n' +
         '  --keepalive  also renew the token before it expires and sweep orphan sessions (as keepalive.ts does)\n' +
-        '  --simulate   run against a built-in simulator of XIPU (no account needed)',
+        '  --simulate   run against a built-in simulator of XIPU (no account needed)\n' +
+        '  --check      the doctor: try every platform call the adapter relies on, gently, and report (exit 1 when one fails)\n' +
+        '  --json       with --check: the report as JSON, with nothing secret or personal in it (for bug reports)\n' +
+        '  --login      with --check: also try the browser login and its selectors\n' +
+        '  --model ID   with --check: check with this model (default: the first multimodal one)',
     )
+    return
+  }
+  if (values.check) {
+    const { runDoctorCommand } = await import('./lib/doctor/index.ts')
+    process.exitCode = await runDoctorCommand({ json: values.json, login: values.login, model: values.model })
     return
   }
 

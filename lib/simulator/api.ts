@@ -74,7 +74,7 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
   app.get(`${base}/config`, async (event) => {
     const admitted = await _admit(state, event, 'config')
     if (admitted instanceof Response) return admitted
-    return ok({ models: SIMULATED_CATALOG, lang: getQuery(event).lang ?? 'zh' })
+    return ok({ models: state.options.catalog ?? SIMULATED_CATALOG, lang: getQuery(event).lang ?? 'zh' })
   })
 
   app.get(`${base}/session`, async (event) => {
@@ -91,14 +91,14 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     if (body.id !== undefined && body.id !== null) {
       const session = state.sessions.get(Number(body.id))
       if (!session || session.owner !== admitted.user) return fail('Session does not exist')
-      Object.assign(session, _sessionFields(body, session))
+      Object.assign(session, _sessionFields(_contextCountTaken(body, state, 'update'), session))
       return ok(_publicSession(session))
     }
     if (typeof body.model !== 'string' || body.model === '') return fail('Please select a model')
     if (state.sessionsOf(admitted.user).length >= state.options.sessionCap) {
       return fail(`You have created ${state.options.sessionCap} sessions, please delete some of them first!`, 500)
     }
-    const session = state.createSession(admitted.user, _sessionFields(body))
+    const session = state.createSession(admitted.user, _sessionFields(_contextCountTaken(body, state, 'create')))
     return ok(_publicSession(session))
   })
 
@@ -151,6 +151,7 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
         directives: readDirectives(text),
         promptTokens: countTokens(text),
         firstByteDelayMs: state.options.firstByteDelayMs,
+        ending: state.options.streamEnding,
         seed: state.seedFor(text),
         onComplete: () => session.history.push({ user: text, assistant: answer.text }),
         onEnd: close,
@@ -174,6 +175,14 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     state.uploads.set(url, { type: file.type, size: file.size })
     return ok({ url, file_url: url })
   })
+}
+
+/** The body with `contextCount` dropped where this platform variant does not take it. */
+function _contextCountTaken(body: Record<string, unknown>, state: SimulatorState, call: 'create' | 'update'): Record<string, unknown> {
+  const mode = state.options.contextCount
+  if (mode === 'always' || (mode === 'update-only' && call === 'update')) return body
+  const { contextCount: _ignored, ...rest } = body
+  return rest
 }
 
 function _sessionFields(body: Record<string, unknown>, current?: SimSession) {

@@ -14,6 +14,8 @@ export interface StreamPlan {
   promptTokens: number
   /** Delay before the first byte, in ms. */
   firstByteDelayMs: number
+  /** Whether the stream ends with the result event and with `[DONE]` (default both). */
+  ending?: { result?: boolean; done?: boolean }
   /** Seed of the piece and cut sizes: the same prompt cuts the same way. */
   seed: number
   /** Called once the stream has ended normally (with `[DONE]`). */
@@ -82,7 +84,8 @@ export function planEvents(plan: StreamPlan): { events: string[]; stall: boolean
     },
     code: 0,
   }
-  return { events: [...pieces, _event(result), _event('[DONE]')], stall: false, complete: true }
+  const ending = [plan.ending?.result === false ? '' : _event(result), plan.ending?.done === false ? '' : _event('[DONE]')].filter(Boolean)
+  return { events: [...pieces, ...ending], stall: false, complete: true }
 }
 
 /**

@@ -25,6 +25,23 @@ export interface SimulatorOptions {
   loginStepDelayMs?: number
   /** Leave this login step out, so a login waiting for it times out (tests). */
   breakLoginStep?: 'portal-link' | 'chat-button' | 'api-call'
+  /**
+   * What `config` answers as `data.models` (default: the late-2026 catalog). Any
+   * value: the doctor's tests give it a shape the adapter does not expect.
+   */
+  catalog?: unknown
+  /**
+   * How a completion stream ends (default both): the `type: "object"` result
+   * event and `data: [DONE]`. The protocol document says `[DONE]` is optional;
+   * a platform that stopped sending either is what the doctor must catch.
+   */
+  streamEnding?: { result?: boolean; done?: boolean }
+  /**
+   * Whether `saveSession` takes `contextCount` (not confirmed on the real
+   * platform): `always` (default), `update-only` (a create keeps the web
+   * default), or `never` (the web default, whatever is sent).
+   */
+  contextCount?: 'always' | 'update-only' | 'never'
 }
 
 export interface RecordedCall {
@@ -74,6 +91,9 @@ export function createSimulatorState(options: SimulatorOptions = {}) {
     apiPath: options.apiPath ?? '/jmapi/api/chat',
     loginStepDelayMs: options.loginStepDelayMs ?? 0,
     breakLoginStep: options.breakLoginStep,
+    catalog: options.catalog,
+    streamEnding: { result: options.streamEnding?.result ?? true, done: options.streamEnding?.done ?? true },
+    contextCount: options.contextCount ?? 'always',
   }
   const tokens = createTokenIssuer({ ttlMs: resolved.tokenTtlMs })
   const sessions = new Map<number, SimSession>()

@@ -70,6 +70,12 @@ export interface CallOptions {
   signal?: AbortSignal
   /** Retries after a 429, 5xx or network failure (default: the `XIPU_MAX_RETRIES` setting). */
   retries?: number
+  /**
+   * Sees the platform's reply as it came, before any reading into our shapes:
+   * a JSON call's whole body, each `data:` text of a completion stream. The
+   * doctor (`adapter.ts --check`) reports from it what the platform really sends.
+   */
+  onRaw?: (raw: unknown) => void
 }
 
 /**
@@ -178,6 +184,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         responseType: 'json',
       })
       const data = response._data as { code?: unknown; msg?: unknown; data?: unknown } | undefined
+      options.onRaw?.(data)
       if (!response.ok) throw _statusError(label, response.status, data)
       if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', `The platform answered ${label} with something that is not JSON.`)
       if (!isSuccessCode(data.code)) throw _codeError(label, data)
@@ -243,7 +250,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       controller.abort()
       stream.destroy()
     }
-    return closeOnReturn(readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal), close)
+    return closeOnReturn(readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal, options.onRaw), close)
   }
 
   return {
@@ -251,7 +258,8 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     /** The platform's model catalog (`GET config`). */
     async getCatalog(options?: CallOptions): Promise<CatalogModel[]> {
       const data = await _json<{ models?: unknown[] }>('config', 'GET', 'config', undefined, options)
-      return (data?.models ?? []).map(_catalogModel).filter((m): m is CatalogModel => m !== undefined)
+      // A catalog in another shape reads as empty (the built-in list then), not as a network failure.
+      return (Array.isArray(data?.models) ? data.models : []).map(_catalogModel).filter((m): m is CatalogModel => m !== undefined)
     },
     /** Every session of the account, the user's own web chats included. */
     async listSessions(options?: CallOptions): Promise<XipuSession[]> {

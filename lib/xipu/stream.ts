@@ -43,7 +43,7 @@ export async function readJsonBody(stream: Readable | undefined): Promise<{ code
  * stream and eventsource-parser's callback API keep the garbage per chunk low:
  * with 100 streams at once, web streams and a timer per read grew the heap.
  */
-export async function* readEvents(body: Readable, close: () => void, idleTimeoutMs: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
+export async function* readEvents(body: Readable, close: () => void, idleTimeoutMs: number, clientSignal?: AbortSignal, onRaw?: (data: string) => void): AsyncGenerator<XipuEvent> {
   const received: string[] = []
   const parser = createParser({ onEvent: (event) => received.push(event.data) })
   // In streaming mode the decoder keeps a multibyte character that was cut between chunks whole.
@@ -61,6 +61,7 @@ export async function* readEvents(body: Readable, close: () => void, idleTimeout
         waiting = false
         parser.feed(decoder.decode(chunk as Buffer, { stream: true }))
         for (let i = 0; i < received.length; i++) {
+          onRaw?.(received[i]!)
           if (received[i]!.trim() === '[DONE]') {
             sawDone = true
             break read

@@ -1,0 +1,74 @@
+/**
+ * The doctor's image checks: an upload of a tiny generated PNG through the
+ * platform's upload call, then a turn that sends it to a multimodal model and
+ * asks for its colour. `multimodal` in the catalog says a model takes images,
+ * not how well it sees them: the answer is shown, so a person can judge.
+ */
+import type { CallOptions } from '../xipu/client.ts'
+import { createSolidPng } from './png.ts'
+import type { Probe } from './probe.ts'
+import { checkLine, type CheckLine } from './report.ts'
+import type { CompletionRun } from './session-checks.ts'
+
+// Pure red: the one colour every model names the same way.
+const RED: [number, number, number] = [230, 20, 20]
+const COLOUR_WORDS = /\b(red|crimson|scarlet)\b|红/i
+
+type UploadCall = (file: { data: Uint8Array; name: string; type: string }, options?: CallOptions) => Promise<unknown>
+
+export interface ImageCheckContext {
+  probe: Probe
+  sessionId: number
+  model: string
+  multimodal: boolean
+  complete: (text: string, files: string[]) => Promise<CompletionRun>
+}
+
+/** Lines: `upload`, `vision`. */
+export async function checkImageUpload(ctx: ImageCheckContext): Promise<CheckLine[]> {
+  const upload = (ctx.probe.client as unknown as { uploadImage?: UploadCall }).uploadImage
+  if (!upload) return [checkLine('upload', 'upload', 'skip', 'this version of the adapter has no upload call')]
+  const png = createSolidPng(RED)
+  let url: string | undefined
+  try {
+    const reply = await ctx.probe.call('upload', (o) => upload({ data: png, name: 'xipu-doctor.png', type: 'image/png' }, o))
+    url = typeof reply === 'string' ? reply : ((reply as { url?: string } | undefined)?.url ?? undefined)
+  } catch (error) {
+    return [
+      checkLine('upload', 'upload', 'warn', `uploading a ${png.length}-byte PNG failed: ${(error as Error).message}`, {
+        advice: 'Images in requests will not work; text is unaffected. Please report it (npx tsx adapter.ts --check --json).',
+      }),
+    ]
+  }
+  if (!url) return [checkLine('upload', 'upload', 'warn', 'the upload answered without a URL (data.url or data.file_url)', { advice: 'Images in requests will not work; text is unaffected.' })]
+  const host = _host(url)
+  const lines = [checkLine('upload', 'upload', 'ok', `a ${png.length}-byte PNG uploaded; its URL is on ${host}`, { details: { bytes: png.length, host } })]
+  if (!ctx.multimodal) {
+    lines.push(checkLine('vision', 'vision', 'skip', `${ctx.model} is not multimodal in the catalog: no model to show the image to`))
+    return lines
+  }
+  const run = await ctx.complete('User:\n[Image 1]\nWhat colour is this image? Answer with one word.', [url])
+  const answer = run.shape.text.replace(/\s+/g, ' ').trim()
+  const quoted = answer.length > 60 ? `${answer.slice(0, 60)}…` : answer
+  if (run.error) {
+    lines.push(checkLine('vision', 'vision', 'warn', `${ctx.model} with the image failed: ${(run.error as Error).message}`, { advice: 'Images in requests may not work with this model.' }))
+  } else if (COLOUR_WORDS.test(answer)) {
+    lines.push(checkLine('vision', 'vision', 'ok', `${ctx.model} saw it: "${quoted}"`, { details: { model: ctx.model, named: true } }))
+  } else {
+    lines.push(
+      checkLine('vision', 'vision', 'warn', `${ctx.model} answered "${quoted}" for a red square`, {
+        advice: 'The image went through, but this model may not see images well: try another multimodal model.',
+        details: { model: ctx.model, named: false },
+      }),
+    )
+  }
+  return lines
+}
+
+function _host(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return '(not a URL)'
+  }
+}
