@@ -142,6 +142,7 @@ export const SETTINGS = [
   _setting({ key: 'PORT', field: 'port', parse: _wholeNumber(0), fallback: 8000, description: 'Port to listen on' }),
   _setting({ key: 'ADAPTER_API_KEY', field: 'apiKey', parse: _text, fallback: undefined as string | undefined, secret: true, description: 'When set, every /v1 route needs Authorization: Bearer <key>' }),
   _setting({ key: 'XIPU_CORS_ORIGINS', field: 'corsOrigins', parse: _list, fallback: [] as string[], description: 'Origins allowed by CORS (* for any)' }),
+  _setting({ key: 'XIPU_ALLOWED_HOSTS', field: 'allowedHosts', parse: _list, fallback: [] as string[], description: 'More Host names answered besides localhost and the bind address (* turns the check off)' }),
   _setting({ key: 'XIPU_BODY_LIMIT', field: 'bodyLimit', parse: _wholeNumber(1024), fallback: 32 * 1024 * 1024, description: 'Largest request body accepted, in bytes' }),
   // Load and faults.
   _setting({ key: 'XIPU_MAX_RETRIES', field: 'maxRetries', parse: _wholeNumber(0), fallback: 3, description: 'Retries of a platform call that failed before any byte was relayed' }),

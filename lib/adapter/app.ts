@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'
-import { H3, HTTPError, getRouterParam, handleCors, type H3Event } from 'h3'
+import { H3, HTTPError, getRouterParam, handleCors, isPreflightRequest, type H3Event } from 'h3'
 import type { ChatPipeline } from '../chat/pipeline.ts'
 import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
@@ -16,6 +16,7 @@ import { parseChatRequest } from '../openai/request.ts'
 import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
 import { createAnswerMapper } from '../chat/answer.ts'
 import { createChunk, createCompletion, createCompletionId, createUsageChunk } from '../openai/response.ts'
+import { checkContentType, checkHost, checkOrigin, normalizeOrigin } from './guard.ts'
 import type { Pacer } from '../xipu/pacer.ts'
 import type { SessionManager } from '../sessions/manager.ts'
 import type { Settings } from '../settings.ts'
@@ -29,6 +30,8 @@ export interface AdapterDeps {
   log: ConsolaInstance
   /** True once shutdown began: new requests get 503. */
   isShuttingDown?: () => boolean
+  /** The address the server listens on, for the Host check (default: the `HOST` setting). */
+  bindHost?: string
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
@@ -65,7 +68,8 @@ async function _readJsonBody(event: H3Event, limit: number): Promise<unknown> {
       chunks.push(chunk)
     }
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  // Some Windows tools (PowerShell's Out-File, Notepad) start a JSON file with a UTF-8 byte-order mark; JSON.parse would refuse it.
+  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '')
   if (text.trim() === '') throw new XipuError('E_BAD_REQUEST', 'The request body is empty: send a JSON object with "model" and "messages".', { param: 'body' })
   try {
     return JSON.parse(text) as unknown
@@ -101,7 +105,12 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     const settings = deps.settings()
     // Without an API key, any origin ('*') would let every web page use the account:
     // only listed origins then (startAdapter refuses '*' alone; this covers a .env edited later).
-    const origins = settings.apiKey ? settings.corsOrigins : settings.corsOrigins.filter((o) => o !== '*')
+    const origins = (settings.apiKey ? settings.corsOrigins : settings.corsOrigins.filter((o) => o !== '*')).map(normalizeOrigin)
+    // Web pages first (lib/adapter/guard.ts): a rebound name, then a foreign page; preflights are CORS's to answer.
+    const guard = { bindHost: deps.bindHost ?? settings.host, allowedHosts: settings.allowedHosts, corsOrigins: origins }
+    const host = event.req.headers.get('host')
+    checkHost(host, guard)
+    if (!isPreflightRequest(event)) checkOrigin(event.req.headers.get('origin'), host, guard)
     if (origins.length > 0) {
       const cors = handleCors(event, {
         origin: origins.includes('*') ? '*' : origins,
@@ -121,6 +130,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
         throw new XipuError('E_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <ADAPTER_API_KEY>".')
       }
     }
+    checkContentType(event.req.method, event.req.headers)
   })
 
   app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/health'] }))

@@ -99,7 +99,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   const models = createModelCatalog({ client, settings, log })
   let shuttingDown = false
-  const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown })
+  const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown, bindHost: host })
   const server = await serveApp(app, { host, port: options.port ?? initial.port })
   const startupSweep = healer ? _sweepEarlierOrphans({ settings, client, journal, sessions, log }) : Promise.resolve(undefined)
   const keepalive =
