@@ -96,6 +96,18 @@ function _someOf(raw: string): string[] | undefined {
   return items.length > 0 ? items : undefined
 }
 
+function _modelMap(raw: string, key: string): Record<string, string> {
+  const map: Record<string, string> = {}
+  for (const pair of _list(raw)) {
+    const at = pair.indexOf('=')
+    const from = pair.slice(0, at).trim()
+    const to = pair.slice(at + 1).trim()
+    if (at <= 0 || !from || !to) _fail(key, raw, `has '${pair}': each entry must look like requested=platform (e.g. claude-sonnet-4-5=claude-3-7-sonnet-20250219)`)
+    map[from] = to
+  }
+  return map
+}
+
 function _base(raw: string, key: string): string {
   const base = raw.trim().replace(/\/+$/, '')
   if (!/^https?:\/\//.test(base)) _fail(key, base, 'must start with http:// or https://')
@@ -137,6 +149,7 @@ export const SETTINGS = [
   _setting({ key: 'XIPU_LANG', field: 'lang', parse: _oneOf('en', 'zh'), fallback: 'en' as 'en' | 'zh', description: 'lang sent to the platform' }),
   _setting({ key: 'XIPU_MODELS', field: 'models', parse: _someOf, fallback: undefined as string[] | undefined, description: "Model ids offered instead of the platform's catalog" }),
   _setting({ key: 'XIPU_MODELS_TTL_MS', field: 'modelsTtlMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'How long the model catalog is cached' }),
+  _setting({ key: 'XIPU_MODEL_MAP', field: 'modelMap', parse: _modelMap, fallback: {} as Record<string, string>, description: 'Requested model name → platform model, for every API (requested=platform, comma separated)' }),
   // The adapter's server.
   _setting({ key: 'HOST', field: 'host', parse: _trimmed, fallback: '127.0.0.1', description: 'Address to listen on' }),
   _setting({ key: 'PORT', field: 'port', parse: _wholeNumber(0), fallback: 8000, description: 'Port to listen on' }),
@@ -144,6 +157,7 @@ export const SETTINGS = [
   _setting({ key: 'XIPU_CORS_ORIGINS', field: 'corsOrigins', parse: _list, fallback: [] as string[], description: 'Origins allowed by CORS (* for any)' }),
   _setting({ key: 'XIPU_ALLOWED_HOSTS', field: 'allowedHosts', parse: _list, fallback: [] as string[], description: 'More Host names answered besides localhost and the bind address (* turns the check off)' }),
   _setting({ key: 'XIPU_BODY_LIMIT', field: 'bodyLimit', parse: _wholeNumber(1024), fallback: 32 * 1024 * 1024, description: 'Largest request body accepted, in bytes' }),
+  _setting({ key: 'XIPU_RESPONSES_KEEP', field: 'responsesKeep', parse: _wholeNumber(0), fallback: 100, description: 'Responses kept in memory for previous_response_id (0 = none)' }),
   // Load and faults.
   _setting({ key: 'XIPU_MAX_RETRIES', field: 'maxRetries', parse: _wholeNumber(0), fallback: 3, description: 'Retries of a platform call that failed before any byte was relayed' }),
   _setting({ key: 'XIPU_QUEUE_MAX', field: 'queueMax', parse: _wholeNumber(1), fallback: 64, description: 'Requests allowed to wait for the platform before new ones get 429' }),
