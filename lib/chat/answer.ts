@@ -26,6 +26,9 @@ function _estimateTokens(text: string): number {
   return Math.ceil(text.length / 4)
 }
 
+/** The estimate usage falls back on, for surfaces that count without asking (e.g. /v1/messages/count_tokens). */
+export const estimateTokens = _estimateTokens
+
 /**
  * Holds back just enough text to recognise a stop sequence split across
  * pieces, and cuts the text where the first one starts.
@@ -35,18 +38,22 @@ export function createStopCutter(stops: string[]) {
   let buffer = ''
   return {
     /** Adds text; returns what may be relayed now, and whether a stop sequence was hit. */
-    push(text: string): { text: string; stopped: boolean } {
+    push(text: string): { text: string; stopped: boolean; sequence?: string } {
       if (longest === 0) return { text, stopped: false }
       buffer += text
       let cut = -1
+      let sequence: string | undefined
       for (const stop of stops) {
         const at = buffer.indexOf(stop)
-        if (at !== -1 && (cut === -1 || at < cut)) cut = at
+        if (at !== -1 && (cut === -1 || at < cut)) {
+          cut = at
+          sequence = stop
+        }
       }
       if (cut !== -1) {
         const out = buffer.slice(0, cut)
         buffer = ''
-        return { text: out, stopped: true }
+        return { text: out, stopped: true, sequence }
       }
       let safe = Math.max(0, buffer.length - (longest - 1))
       // Never split a surrogate pair between two chunks.
@@ -80,12 +87,14 @@ export function createAnswerMapper(request: ChatRequest) {
   let streamedContent = false
   let streamedReasoning = false
   let stopped = false
+  let stopSequence: string | undefined
   let result: Extract<XipuEvent, { kind: 'result' }> | undefined
 
   function _content(text: string): Delta[] {
     if (stopped) return []
     const cut = cutter.push(text)
     stopped = cut.stopped
+    stopSequence = cut.sequence
     content += cut.text
     return cut.text ? [{ content: cut.text }] : []
   }
@@ -114,6 +123,8 @@ export function createAnswerMapper(request: ChatRequest) {
     },
     /** Whether a stop sequence was hit (the caller stops reading the platform). */
     isStopped: () => stopped,
+    /** The stop sequence that ended the answer, if one did (Anthropic's `stop_sequence`). */
+    stopSequence: () => stopSequence,
     /** The last deltas, the finish reason and the usage, once the platform is done. */
     finish(): { deltas: Delta[]; finishReason: FinishReason; usage: Usage } {
       const rest = stopped ? '' : cutter.flush()
