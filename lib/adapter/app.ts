@@ -12,9 +12,12 @@ import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
 import type { ChatRequest } from '../chat/request.ts'
+import { readJsonBody } from './read-body.ts'
+import { registerResponsesRoutes } from './responses-routes.ts'
 import { parseChatRequest } from '../openai/request.ts'
 import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
 import { createAnswerMapper } from '../chat/answer.ts'
+import { applyModelMap } from '../chat/model-map.ts'
 import { createChunk, createCompletion, createCompletionId, createUsageChunk } from '../openai/response.ts'
 import { checkContentType, checkHost, checkOrigin, normalizeOrigin } from './guard.ts'
 import type { Pacer } from '../xipu/pacer.ts'
@@ -54,30 +57,6 @@ function _keyMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b)
 }
 
-/** Reads the body as JSON, refusing more than `limit` bytes with 413 before reading it all. */
-async function _readJsonBody(event: H3Event, limit: number): Promise<unknown> {
-  const tooLarge = () => new XipuError('E_BODY_TOO_LARGE', `The request body is over the limit of ${limit} bytes (XIPU_BODY_LIMIT).`)
-  const declared = Number(event.req.headers.get('content-length') ?? '0')
-  if (declared > limit) throw tooLarge()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  if (event.req.body) {
-    for await (const chunk of event.req.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength
-      if (size > limit) throw tooLarge()
-      chunks.push(chunk)
-    }
-  }
-  // Some Windows tools (PowerShell's Out-File, Notepad) start a JSON file with a UTF-8 byte-order mark; JSON.parse would refuse it.
-  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '')
-  if (text.trim() === '') throw new XipuError('E_BAD_REQUEST', 'The request body is empty: send a JSON object with "model" and "messages".', { param: 'body' })
-  try {
-    return JSON.parse(text) as unknown
-  } catch {
-    throw new XipuError('E_BAD_REQUEST', 'The request body is not valid JSON.', { param: 'body' })
-  }
-}
-
 /**
  * @example
  * const app = createAdapterApp({ settings, chat, models, pacer, sessions, log })
@@ -114,7 +93,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     if (origins.length > 0) {
       const cors = handleCors(event, {
         origin: origins.includes('*') ? '*' : origins,
-        methods: ['GET', 'POST', 'OPTIONS'],
+        methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         // '*' echoes the headers a preflight asks for: the OpenAI SDK sends a family of
         // x-stainless-* headers, and a pattern in this list would be taken literally.
         allowHeaders: '*',
@@ -133,7 +112,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     checkContentType(event.req.method, event.req.headers)
   })
 
-  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/health'] }))
+  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/health'] }))
 
   app.get('/health', () => {
     const settings = deps.settings()
@@ -179,6 +158,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     app.get(`${prefix}/models/:id`, getModel)
     app.post(`${prefix}/chat/completions`, completions)
   }
+  registerResponsesRoutes(app, deps)
 
   app.all('/**', (event) => {
     throw new XipuError('E_NOT_FOUND', `Unknown route ${event.req.method} ${new URL(event.req.url).pathname}. The API is at /v1 (/v1/models, /v1/chat/completions).`)
@@ -189,7 +169,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
 async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Response> {
   const settings = deps.settings()
   if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
-  const request = parseChatRequest(await _readJsonBody(event, settings.bodyLimit))
+  const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
   const started = performance.now()
   const signal = event.req.signal
   const tag = `${request.model}${request.stream ? ' stream' : ''}`

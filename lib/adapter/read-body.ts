@@ -22,7 +22,8 @@ export async function readJsonBody(event: H3Event, limit: number): Promise<unkno
       chunks.push(chunk)
     }
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  // Some Windows tools (PowerShell's Out-File, Notepad) start a JSON file with a UTF-8 byte-order mark; JSON.parse would refuse it.
+  const text = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '')
   if (text.trim() === '') throw new XipuError('E_BAD_REQUEST', 'The request body is empty: send a JSON object (the request).', { param: 'body' })
   try {
     return JSON.parse(text) as unknown

@@ -1,0 +1,113 @@
+/**
+ * `POST /v1/responses` (OpenAI's Responses API, as Codex and the newer SDK
+ * speak it), `GET` and `DELETE /v1/responses/:id`. The request becomes the
+ * one internal request (lib/responses/request.ts), runs through the one
+ * pipeline, and the neutral deltas become the response object or its typed
+ * events (lib/responses/response.ts).
+ */
+import { getRouterParam, type H3, type H3Event } from 'h3'
+import { createAnswerMapper } from '../chat/answer.ts'
+import { applyModelMap } from '../chat/model-map.ts'
+import { XipuError } from '../errors.ts'
+import { toOpenAIError } from '../openai/errors.ts'
+import { parseResponsesRequest, type InputItem } from '../responses/request.ts'
+import { createResponseWriter, formatResponseEvent, type ResponseEvent } from '../responses/response.ts'
+import { createResponseStore } from '../responses/store.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream } from './event-stream.ts'
+import { readJsonBody } from './read-body.ts'
+import type { SurfaceDeps } from './surface-deps.ts'
+
+/**
+ * @example
+ * registerResponsesRoutes(app, deps) // serves /v1/responses and /responses
+ */
+export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
+  const store = createResponseStore(() => deps.settings().responsesKeep)
+
+  const create = async (event: H3Event): Promise<Response> => {
+    const settings = deps.settings()
+    if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
+    const raw = (await readJsonBody(event, settings.bodyLimit)) as Record<string, unknown>
+    const previousId = raw && typeof raw === 'object' && typeof raw.previous_response_id === 'string' ? raw.previous_response_id : undefined
+    const previous = previousId ? store.get(previousId).conversation : []
+    const parsed = parseResponsesRequest(raw, previous)
+    const request = applyModelMap(parsed.chat, settings.modelMap)
+    const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`)
+    if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+
+    let opened
+    try {
+      opened = await deps.chat.open(request, event.req.signal)
+    } catch (error) {
+      line.done(`${toOpenAIError(error).status} (${(error as Error).message})`)
+      throw error
+    }
+    const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
+    const mapper = createAnswerMapper(request)
+    const writer = createResponseWriter({ body: parsed.body, model: request.model })
+    const keep = (): void => {
+      if (parsed.body.store === false || settings.responsesKeep === 0) return
+      const response = writer.response()
+      const output = (response.output as InputItem[]).filter((item) => item.type !== 'reasoning')
+      store.save({ response, conversation: [...previous, ...parsed.input, ...output] })
+    }
+
+    if (!request.stream) {
+      try {
+        for await (const xipuEvent of opened.events) {
+          for (const delta of mapper.feed(xipuEvent)) writer.delta(delta)
+          if (mapper.isStopped()) break
+        }
+      } catch (error) {
+        line.done(String(toOpenAIError(error).status), firstByte)
+        throw error
+      }
+      writer.finish(mapper.finish())
+      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
+      keep()
+      line.done('200', firstByte)
+      return Response.json(writer.response())
+    }
+
+    const events = opened.events
+    async function* frames(): AsyncGenerator<string> {
+      const send = (list: ResponseEvent[]) => list.map(formatResponseEvent).join('')
+      yield send(writer.start())
+      try {
+        for await (const xipuEvent of events) {
+          const out = mapper.feed(xipuEvent).flatMap((delta) => writer.delta(delta))
+          if (out.length > 0) yield send(out)
+          if (mapper.isStopped()) break
+        }
+      } catch (error) {
+        // The stream has begun: the failure travels as `response.failed`.
+        const { body } = toOpenAIError(error)
+        line.done(`failed after first byte (${(error as Error).message})`, firstByte)
+        yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
+        return
+      }
+      yield send(writer.finish(mapper.finish()))
+      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
+      keep()
+      line.done('200', firstByte)
+    }
+    return new Response(
+      toEventStream(frames(), async () => {
+        line.done('client disconnected', firstByte)
+        await events.return(undefined)
+      }),
+      { headers: SSE_HEADERS },
+    )
+  }
+
+  const id = (event: H3Event) => decodeURIComponent(getRouterParam(event, 'id') ?? '')
+  for (const prefix of ['/v1', '']) {
+    app.post(`${prefix}/responses`, create)
+    app.get(`${prefix}/responses/:id`, (event) => store.get(id(event), 'response_id').response)
+    app.delete(`${prefix}/responses/:id`, (event) => {
+      store.get(id(event), 'response_id')
+      store.delete(id(event))
+      return { id: id(event), object: 'response', deleted: true }
+    })
+  }
+}
