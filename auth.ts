@@ -7,23 +7,23 @@
  *   npx tsx auth.ts          headless
  *   npx tsx auth.ts --show   in a visible window (to watch, or for an extra verification step)
  */
+import { runScript } from './lib/cli.ts'
 import { loginWithSettings, saveLoginResult, summarizeLoginResult } from './lib/login/browser.ts'
-import { parseFlags, runMain } from './lib/cli.ts'
-import { createLogger } from './lib/log.ts'
 import { loadSettings } from './lib/settings.ts'
 
-const log = createLogger('auth')
-
-runMain(async () => {
-  const flags = parseFlags({ show: { type: 'boolean' } }, 'npx tsx auth.ts [--show]')
-  const settings = loadSettings()
-  const result = await loginWithSettings(settings, {
-    headless: !flags.show,
-    onProgress: ({ step, total, message }) => log.info(`step ${step}/${total} ${message}`),
-  })
-  saveLoginResult(settings.envFile, result)
-  log.success(`Logged in; saved to ${settings.envFile}`)
-  for (const line of summarizeLoginResult(result)) log.info(line)
-  if (!result.sdpSession) log.warn('No API request was seen, so SDP_SESSION was not captured: the token alone may not be enough.')
-  return 0
-}, log)
+runScript({
+  script: 'auth.ts',
+  about: 'Logs in to XIPU AI in a headless browser with the username and password config.ts saved, and saves the tokens into .env.',
+  flags: { show: { type: 'boolean', description: 'log in in a visible window (to watch, or for an extra verification step)' } },
+  async main({ flags, log }) {
+    const settings = loadSettings()
+    const result = await loginWithSettings(settings, {
+      headless: !flags.show,
+      onProgress: ({ step, total, message }) => log.info(`step ${step}/${total} ${message}`),
+    })
+    saveLoginResult(settings.envFile, result)
+    log.success(`Logged in; saved to ${settings.envFile}`)
+    for (const line of summarizeLoginResult(result)) log.info(line)
+    if (!result.sdpSession) log.warn('No API request was seen, so SDP_SESSION was not captured: the token alone may not be enough.')
+  },
+})

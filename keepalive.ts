@@ -9,48 +9,32 @@
  *   npx tsx keepalive.ts --once          run every job once and exit (0 when all went well), for cron or a systemd timer
  *   npx tsx keepalive.ts --force-login   log in now, whatever the token's expiry
  */
-import { parseFlags, runMain } from './lib/cli.ts'
-import { XipuError } from './lib/errors.ts'
-import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile } from './lib/keepalive/jobs.ts'
-import { tryAcquireLock } from './lib/lock.ts'
-import { createLogger, setLogFile } from './lib/log.ts'
-import { createReauth } from './lib/login/reauth.ts'
-import { createSettingsStore } from './lib/settings.ts'
+import { runScript, waitForStopSignal } from './lib/cli.ts'
+import { startKeepalive } from './lib/keepalive/start.ts'
 
-const USAGE = 'npx tsx keepalive.ts [--once] [--force-login]'
-const log = createLogger('keepalive')
-
-runMain(async () => {
-  const flags = parseFlags({ once: { type: 'boolean' }, 'force-login': { type: 'boolean' } }, USAGE)
-  const store = createSettingsStore()
-  const settings = () => store.get()
-  if (settings().logFile) setLogFile(settings().logFile)
-
-  const { lock, owner } = tryAcquireLock(keepaliveLockFile(store.envFile), 'keepalive')
-  if (!lock) {
-    const who = owner ? `process ${owner.pid}, running since ${new Date(owner.startedAt).toLocaleString()}` : 'another process'
-    throw new XipuError('E_LOCKED', `Another keepalive (${who}) already looks after ${store.envFile}: this one exits.`)
-  }
-
-  const { pacer, client } = createKeepaliveClient(settings)
-  const reauth = createReauth({ settings, log, pacer })
-  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth, log, keepProcessAlive: !flags.once })
-
-  if (flags.once) {
-    const { ok, outcomes } = await jobs.runOnce({ forceLogin: flags['force-login'] })
-    for (const o of outcomes) log[o.status === 'failed' ? 'warn' : 'info'](`${o.job}: ${o.status} (${o.message})`)
-    lock.release()
-    return ok ? 0 : 1
-  }
-
-  jobs.start({ forceLogin: flags['force-login'] })
-  log.info(`Keepalive running as process ${process.pid} for ${store.envFile}. Ctrl-C stops it.`)
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'))
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-  })
-  jobs.stop()
-  lock.release()
-  log.info(`${signal}: keepalive stopped.`)
-  return 0
-}, log)
+runScript({
+  script: 'keepalive.ts',
+  about: 'Renews the token before it expires, sweeps orphan sessions and keeps the login warm, until Ctrl-C. One keepalive runs per .env.',
+  flags: {
+    once: { type: 'boolean', description: 'run every job once and exit (0 when all went well), for cron or a systemd timer' },
+    'force-login': { type: 'boolean', description: "log in now, whatever the token's expiry" },
+  },
+  async main({ flags, log }) {
+    const keepalive = startKeepalive({ keepProcessAlive: !flags.once, log })
+    if (flags.once) {
+      try {
+        const { ok, outcomes } = await keepalive.jobs.runOnce({ forceLogin: flags['force-login'] })
+        for (const o of outcomes) log[o.status === 'failed' ? 'warn' : 'info'](`${o.job}: ${o.status} (${o.message})`)
+        return ok ? 0 : 1
+      } finally {
+        keepalive.close()
+      }
+    }
+    keepalive.jobs.start({ forceLogin: flags['force-login'] })
+    log.info(`Keepalive running as process ${process.pid} for ${keepalive.envFile}. Ctrl-C stops it.`)
+    const signal = await waitForStopSignal()
+    keepalive.close()
+    log.info(`${signal}: keepalive stopped.`)
+    return 0
+  },
+})

@@ -1,7 +1,7 @@
 /**
  * The one error class of the project. Every expected failure carries a `code`
  * and a message that says what to do next; scripts print the message and exit
- * non-zero, and the HTTP layer maps the code to an OpenAI error in one place
+ * with the code their entry point gives it (lib/cli.ts), and the HTTP layer maps the code to an OpenAI error in one place
  * (`lib/openai/errors.ts`).
  */
 
@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   E_ENV_FILE: 'the .env file could not be read or written',
   E_LOCKED: 'another process holds the lock',
   E_ABORTED: 'the client went away',
+  E_USAGE: 'a script was called with flags it does not take',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES
@@ -46,8 +47,6 @@ export interface XipuErrorOptions {
   param?: string
   /** Seconds a client should wait before trying again. */
   retryAfter?: number
-  /** Process exit code for scripts (default 1). */
-  exitCode?: number
 }
 
 /**
@@ -60,7 +59,6 @@ export class XipuError extends Error {
   readonly upstreamStatus?: number
   readonly param?: string
   readonly retryAfter?: number
-  readonly exitCode: number
 
   constructor(code: ErrorCode, message: string, options: XipuErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -68,7 +66,6 @@ export class XipuError extends Error {
     this.upstreamStatus = options.upstreamStatus
     this.param = options.param
     this.retryAfter = options.retryAfter
-    this.exitCode = options.exitCode ?? 1
   }
 }
 

@@ -32,9 +32,7 @@ function _decodePart(part: string, what: string): Record<string, unknown> {
   } catch {
     // Fall through to the error below.
   }
-  throw new XipuError('E_BAD_TOKEN', `JM_TOKEN is not a JWT: its ${what} is not base64url JSON. Run npx tsx auth.ts`, {
-    exitCode: 2,
-  })
+  throw new XipuError('E_BAD_TOKEN', `JM_TOKEN is not a JWT: its ${what} is not base64url JSON. Run npx tsx auth.ts`)
 }
 
 /**
@@ -47,9 +45,7 @@ function _decodePart(part: string, what: string): Record<string, unknown> {
 export function decodeJwt(token: string): DecodedJwt {
   const parts = token.trim().split('.')
   if (parts.length !== 3 || !parts[0] || !parts[1]) {
-    throw new XipuError('E_BAD_TOKEN', 'JM_TOKEN is not a JWT (header.payload.signature). Run npx tsx auth.ts', {
-      exitCode: 2,
-    })
+    throw new XipuError('E_BAD_TOKEN', 'JM_TOKEN is not a JWT (header.payload.signature). Run npx tsx auth.ts')
   }
   return { header: _decodePart(parts[0], 'header'), payload: _decodePart(parts[1], 'payload') as JwtPayload }
 }
@@ -87,18 +83,18 @@ export function formatDuration(ms: number): string {
   return `${sign}${s}s`
 }
 
-/** A one-line summary of a token's lifetime, for startup banners and /health. */
+/** A one-line summary of a token's lifetime, for startup banners and /health (what to run is the caller's: lib/advice.ts). */
 export function describeToken(token: string | undefined, now = Date.now()): string {
-  if (!token) return 'no token (run npx tsx auth.ts)'
+  if (!token) return 'no token'
   try {
     const life = getTokenLifetime(token, now)
     if (!life.expiresAt) return 'valid, no expiry in the token'
     const at = life.expiresAt.toLocaleString()
     return life.expired
-      ? `expired ${formatDuration(-life.msLeft)} ago (at ${at}): run npx tsx auth.ts`
+      ? `expired ${formatDuration(-life.msLeft)} ago (at ${at})`
       : `valid for ${formatDuration(life.msLeft)} (until ${at})`
   } catch {
-    return 'not a JWT (run npx tsx auth.ts)'
+    return 'not a JWT'
   }
 }
 

@@ -27,14 +27,14 @@ export interface TokenReport {
 }
 
 /**
- * Inspects a token. Throws `E_NO_TOKEN` (none) or `E_BAD_TOKEN` (not a JWT),
- * both with exit code 2.
+ * Inspects a token. Throws `E_NO_TOKEN` (none, saying `advice`) or
+ * `E_BAD_TOKEN` (not a JWT).
  *
  * @example
  * inspectToken(settings.jmToken).timeLeft // '3h 07m'
  */
-export function inspectToken(token: string | undefined, now = Date.now()): TokenReport {
-  if (!token) throw new XipuError('E_NO_TOKEN', 'No JM_TOKEN is saved: run npx tsx auth.ts to log in.', { exitCode: 2 })
+export function inspectToken(token: string | undefined, now = Date.now(), advice = 'run npx tsx auth.ts'): TokenReport {
+  if (!token) throw new XipuError('E_NO_TOKEN', `No JM_TOKEN is saved: ${advice} to log in.`)
   const { payload } = decodeJwt(token)
   const life = getTokenLifetime(token, now)
   const claims: TokenReport['claims'] = {}

@@ -217,7 +217,7 @@ export function createKeepaliveJobs(deps: KeepaliveDeps) {
     const key = `${plan.expired ? 'expired' : 'expiring'}:${token}`
     if (!warned.has(key)) {
       warned.add(key)
-      log.warn(`${plan.reason}, and no XJTLU_USERNAME and XJTLU_PASSWORD are saved to renew it with: run npx tsx auth.ts${plan.expired ? '' : ' before then'} (and npx tsx config.ts once, for automatic renewal).`)
+      log.warn(`${plan.reason}, and no XJTLU_USERNAME and XJTLU_PASSWORD are saved to renew it with: run npx tsx config.ts, then npx tsx auth.ts${plan.expired ? '' : ' before then'} (renewals are automatic from then on).`)
     }
     const exp = planRenewal(settings.jmToken, 0)
     _scheduleAt(job, exp.due ? Date.now() + timing.recheckMs : Math.min(exp.at, Date.now() + timing.recheckMs), () => renewToken())

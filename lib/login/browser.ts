@@ -280,7 +280,7 @@ async function _explainFailure(
   }
   const screenshot = page ? await _saveScreenshot(page, context.screenshotDir) : undefined
   if (!screenshot) return explained
-  return new XipuError(explained.code, `${explained.message}\nScreenshot saved: ${screenshot}`, { cause: explained.cause, exitCode: explained.exitCode })
+  return new XipuError(explained.code, `${explained.message}\nScreenshot saved: ${screenshot}`, { cause: explained.cause })
 }
 
 async function _saveScreenshot(page: Page, dir = 'screenshots'): Promise<string | undefined> {

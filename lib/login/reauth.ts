@@ -88,7 +88,7 @@ export function createReauth(options: ReauthOptions) {
   async function _login(reason: string, force: boolean): Promise<void> {
     const before = options.settings()
     if (!before.username || !before.password) {
-      throw new XipuError('E_NO_CREDENTIALS', `No XJTLU_USERNAME and XJTLU_PASSWORD in ${before.envFile}, so the adapter cannot log in by itself: run npx tsx auth.ts now, and npx tsx config.ts to save them.`)
+      throw new XipuError('E_NO_CREDENTIALS', `No XJTLU_USERNAME and XJTLU_PASSWORD in ${before.envFile}, so the adapter cannot log in by itself: run npx tsx config.ts, then npx tsx auth.ts.`)
     }
     try {
       const lock = await acquireLock(loginLockFile(before.envFile), { purpose: 'login', waitMs: LOGIN_LOCK_WAIT_MS })
@@ -196,7 +196,7 @@ export function createReauth(options: ReauthOptions) {
       const settings = options.settings()
       if (!isTokenUnusable(settings.jmToken)) return 'valid'
       if (!hasCredentials()) {
-        log.warn(`The token cannot be used (${describeToken(settings.jmToken)}), and no XJTLU_USERNAME and XJTLU_PASSWORD are saved to log in with: requests will fail until you run npx tsx auth.ts.`)
+        log.warn(`The token cannot be used (${describeToken(settings.jmToken)}), and no XJTLU_USERNAME and XJTLU_PASSWORD are saved to log in with: requests will fail until you run npx tsx config.ts, then npx tsx auth.ts.`)
         return 'no-credentials'
       }
       try {

@@ -44,6 +44,8 @@ const _MAP: Record<ErrorCode, { status: number; type: string; code: string }> = 
   E_ENV_FILE: { status: 500, type: 'server_error', code: 'env_file_error' },
   E_LOCKED: { status: 503, type: 'server_error', code: 'locked' },
   E_ABORTED: { status: 499, type: 'invalid_request_error', code: 'client_closed_request' },
+  // Only scripts raise it; listed because every code has its one mapping.
+  E_USAGE: { status: 500, type: 'server_error', code: 'usage_error' },
 }
 
 /**

@@ -10,6 +10,7 @@ import { createFetch, type FetchResponse } from 'ofetch'
 import { closeOnReturn } from '../close-on-return.ts'
 import { isXipuError, XipuError } from '../errors.ts'
 import type { Pacer, Priority } from './pacer.ts'
+import { loginAdvice } from '../advice.ts'
 import type { Settings } from '../settings.ts'
 import { isSuccessCode, type XipuEvent } from './events.ts'
 import { postStream, readEvents, readJsonBody } from './stream.ts'
@@ -85,7 +86,7 @@ export interface CallOptions {
  */
 export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer }) {
   function _headers(settings: Settings): Record<string, string> {
-    if (!settings.jmToken) throw new XipuError('E_NO_TOKEN', 'No JM_TOKEN is configured. Run npx tsx auth.ts to log in.')
+    if (!settings.jmToken) throw new XipuError('E_NO_TOKEN', `No JM_TOKEN is configured: ${loginAdvice(settings)} to log in.`)
     const headers: Record<string, string> = {
       accept: 'application/json, text/plain, */*',
       'content-type': 'application/json',

@@ -1,0 +1,53 @@
+/**
+ * adapter.ts's body: start the adapter (against a built-in simulator with
+ * `simulate`), print the banner, serve until SIGINT or SIGTERM, then close
+ * gracefully.
+ */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ConsolaInstance } from 'consola'
+import { waitForStopSignal } from '../cli.ts'
+import { formatBanner, formatTryIt } from './banner.ts'
+import { startAdapter } from './start.ts'
+
+// Running requests get this long to finish on Ctrl-C before their sessions are deleted anyway.
+const SHUTDOWN_GRACE_MS = 5000
+
+export interface ServeOptions {
+  /** Serve against a built-in simulator (`npm run demo`). */
+  simulate?: boolean
+  /** Run the keepalive jobs in this process too. */
+  keepalive?: boolean
+  log: ConsolaInstance
+}
+
+/**
+ * Serves until the process is told to stop; resolves once everything is closed.
+ *
+ * @example
+ * await serveUntilStopped({ simulate: true, log })
+ */
+export async function serveUntilStopped(options: ServeOptions): Promise<void> {
+  const { log } = options
+  const demo = options.simulate ? await _startDemoPlatform(log) : undefined
+  const adapter = await startAdapter({ overrides: demo?.overrides, heal: true, keepalive: options.keepalive })
+  const { models, source } = await adapter.models.list()
+  log.box(formatBanner({ baseURL: adapter.baseURL, settings: adapter.settings(), models, source, simulated: Boolean(demo) }))
+  if (demo) console.log(formatTryIt(adapter.baseURL, models[0]?.id ?? 'gpt-4.1'))
+
+  const signal = await waitForStopSignal()
+  log.info(`${signal}: finishing running requests (up to ${SHUTDOWN_GRACE_MS / 1000} s), deleting their sessions, then exiting.`)
+  await adapter.close(SHUTDOWN_GRACE_MS)
+  await demo?.simulator.close()
+}
+
+/** The demo's platform: a simulator with one web chat of "yours" (never deleted) and a throwaway state folder. */
+async function _startDemoPlatform(log: ConsolaInstance) {
+  // Loaded only for the demo: a real adapter does not carry the simulator in memory.
+  const { startSimulator } = await import('../simulator/index.ts')
+  const simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
+  log.info(`Simulated XIPU platform at ${simulator.webBase} (login demo / demo-password)`)
+  const overrides = { ...simulator.adapterEnv(), XIPU_STATE_DIR: mkdtempSync(join(tmpdir(), 'xipu-demo-')) }
+  return { simulator, overrides }
+}
