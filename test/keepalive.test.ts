@@ -177,9 +177,11 @@ test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits
   // A web chat whose name merely looks like ours: only the exact prefix marks a session as the adapter's.
   session('xipu-openai notes (my own)')
   const crashed = session(createSessionName(new Date()))
-  const unjournaled = session(createSessionName(new Date(Date.now() - 5 * 60_000)))
+  const unjournaled = session(createSessionName(new Date(Date.now() - 20 * 60_000))) // older than XIPU_MAX_REQUEST: no adapter runs a request that long
   const running = session(createSessionName(new Date()))
   const stuck = session(createSessionName(new Date(Date.now() - 20 * 60_000)))
+  // Another adapter's request (another state folder), 5 minutes in: not this keepalive's to judge yet.
+  const foreign = session(createSessionName(new Date(Date.now() - 5 * 60_000)))
   mkdirSync(journalDir(stateDir), { recursive: true })
   const journal = (pid: number, sessions: Array<{ id: number; createdAt: number }>) =>
     writeFileSync(join(journalDir(stateDir), `${pid}.json`), JSON.stringify({ pid, host: hostname(), startedAt: Date.now(), apiBase: sim.apiBase, sessions: sessions.map((s) => ({ ...s, name: 'x' })) }))
@@ -193,7 +195,7 @@ test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits
   const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
   assert.equal(run.code, 0, run.output)
   assert.match(run.output, /sweep-orphans: ok \(deleted 3 orphan session\(s\)\)/)
-  assert.deepEqual(account.adapterSessions().map((s) => s.id), [running], 'only the session a live adapter is using is left')
+  assert.deepEqual(account.adapterSessions().map((s) => s.id), [running, foreign], 'only the sessions live adapters are using are left')
   assert.deepEqual(account.userChats().sort(), [...WEB_CHATS, 'xipu-openai notes (my own)'].sort(), 'every web chat stays')
   for (const id of [crashed, unjournaled, stuck]) assert.equal(sim.state.sessions.has(id), false)
 })
@@ -237,7 +239,7 @@ test('a failed login is retried with backoff, and the log says so', async (t) =>
 
 test('a sweep refused with 429 is retried later, not at once', async (t) => {
   const account = await startAccount(t, { env: { XIPU_WARM_IDLE: '0' } })
-  const orphan = account.sim.state.createSession('demo', { name: createSessionName(new Date(Date.now() - 5 * 60_000)), ...SESSION_FIELDS }).id
+  const orphan = account.sim.state.createSession('demo', { name: createSessionName(new Date(Date.now() - 20 * 60_000)), ...SESSION_FIELDS }).id
   account.sim.state.injectFault('session', { kind: 'status', status: 429, message: 'Request too fast' })
   const retryMs = 1500
   const { waitForLine } = startKeepaliveJobs(t, account.envFile, { minGapMs: 500, timing: { rateLimitRetryMs: retryMs } })

@@ -121,8 +121,10 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       client: deps.client,
       stateDir: settings.stateDir,
       apiBase: settings.apiBase,
-      // At the cap, any session of ours that no request is using is fair game.
+      // At the cap, any session of ours that no request is using is fair game;
+      // another adapter's (no journal here) still only after XIPU_MAX_REQUEST.
       maxRequestMs: 0,
+      foreignMaxAgeMs: settings.maxRequestMs,
       ownJournal: deps.journal,
       activeIds: active,
       log: deps.log,

@@ -3,7 +3,10 @@
  * deleted (it crashed, the machine slept, the network dropped). Only the
  * adapter's own sessions are ever deleted: those its journals name, and those
  * whose name carries the adapter's prefix; every other session is one of the
- * user's own web chats and is never touched.
+ * user's own web chats and is never touched. A prefixed session that no
+ * journal in this state folder names may be another adapter's running request
+ * (two adapters on one account): it is deleted only once older than
+ * `XIPU_MAX_REQUEST`.
  */
 import type { ConsolaInstance } from 'consola'
 import { forgetJournalEntries, readJournals, type Journal } from './journal.ts'
@@ -11,7 +14,7 @@ import { isAdapterSessionName, sessionNameTime } from './names.ts'
 import type { XipuClient } from '../xipu/client.ts'
 
 // A prefixed session that no journal names yet may be a few milliseconds old
-// (created, journal not yet written): leave it alone for this long.
+// (created, journal not yet written): never an orphan younger than this.
 const UNJOURNALED_GRACE_MS = 60_000
 
 export interface SweepOptions {
@@ -20,6 +23,14 @@ export interface SweepOptions {
   apiBase: string
   /** The longest a request may take: a live adapter's session older than this is an orphan. */
   maxRequestMs: number
+  /**
+   * A prefixed session that no journal here names is an orphan only when its
+   * name says it is older than this (default `maxRequestMs`, at least a
+   * minute): it may be a running request of another adapter on the same
+   * account (another state folder, another machine), whose liveness cannot be
+   * seen from here. Pass `XIPU_MAX_REQUEST` when `maxRequestMs` is lowered.
+   */
+  foreignMaxAgeMs?: number
   /** This process's journal and the ids it is using right now (never swept). */
   ownJournal?: Journal
   activeIds?: ReadonlySet<number>
@@ -64,6 +75,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
 
   const sessions = await options.client.listSessions({ priority: 'cleanup' })
   const existing = new Map(sessions.map((s) => [s.id, s]))
+  const foreignMaxAgeMs = Math.max(options.foreignMaxAgeMs ?? options.maxRequestMs, UNJOURNALED_GRACE_MS)
   let userSessions = 0
   for (const session of sessions) {
     if (!isAdapterSessionName(session.name)) {
@@ -71,8 +83,10 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
       continue
     }
     if (journaled.has(session.id) || active.has(session.id)) continue
+    // No journal here names it: its age, read off its name, is all there is to go
+    // by. Without one (a name of another version) it is left alone.
     const createdAt = sessionNameTime(session.name)
-    if (createdAt === undefined || now - createdAt > UNJOURNALED_GRACE_MS) candidates.set(session.id, undefined)
+    if (createdAt !== undefined && now - createdAt > foreignMaxAgeMs) candidates.set(session.id, undefined)
   }
 
   // Delete only what exists and, where the platform tells its name, carries our prefix.
