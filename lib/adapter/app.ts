@@ -14,6 +14,8 @@ import type { ModelCatalog } from '../xipu/catalog.ts'
 import type { ChatRequest } from '../chat/request.ts'
 import { readJsonBody } from './read-body.ts'
 import { registerResponsesRoutes } from './responses-routes.ts'
+import { isMessagesPath, registerMessagesRoutes } from './messages-routes.ts'
+import { toAnthropicErrorResponse } from '../anthropic/errors.ts'
 import { parseChatRequest } from '../openai/request.ts'
 import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
 import { createAnswerMapper } from '../chat/answer.ts'
@@ -71,7 +73,8 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       const cause = (error as HTTPError).cause
       const known = cause instanceof XipuError ? cause : error
       if (!(known instanceof XipuError) && !(HTTPError.isError(known) && !known.unhandled)) deps.log.error('Unexpected error:', known)
-      const response = toOpenAIErrorResponse(known)
+      // Anthropic's SDK reads only its own error shape: /v1/messages answers in it.
+      const response = event && isMessagesPath(new URL(event.req.url).pathname) ? toAnthropicErrorResponse(known) : toOpenAIErrorResponse(known)
       // Keep the CORS headers: without them a browser client sees "CORS error", not the 401 or 429.
       event?.res.errHeaders.forEach((value, key) => {
         if (!response.headers.has(key)) response.headers.set(key, value)
@@ -104,15 +107,16 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     const path = new URL(event.req.url).pathname
     if (settings.apiKey && path !== '/health' && path !== '/') {
       const header = event.req.headers.get('authorization') ?? ''
-      const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() ?? ''
+      // Anthropic's clients send the key as x-api-key.
+      const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() || event.req.headers.get('x-api-key')?.trim() || ''
       if (!given || !_keyMatches(given, settings.apiKey)) {
-        throw new XipuError('E_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <ADAPTER_API_KEY>".')
+        throw new XipuError('E_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <ADAPTER_API_KEY>" (or "x-api-key: <ADAPTER_API_KEY>").')
       }
     }
     checkContentType(event.req.method, event.req.headers)
   })
 
-  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/health'] }))
+  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/v1/messages', '/health'] }))
 
   app.get('/health', () => {
     const settings = deps.settings()
@@ -159,6 +163,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     app.post(`${prefix}/chat/completions`, completions)
   }
   registerResponsesRoutes(app, deps)
+  registerMessagesRoutes(app, deps)
 
   app.all('/**', (event) => {
     throw new XipuError('E_NOT_FOUND', `Unknown route ${event.req.method} ${new URL(event.req.url).pathname}. The API is at /v1 (/v1/models, /v1/chat/completions).`)
