@@ -111,6 +111,13 @@ describe('responses.create', () => {
     assert.equal((stack.calls({ endpoint: 'completions', since })[0]!.body as { thinking?: string }).thinking, 'high', "reasoning.effort is the platform's thinking")
   })
 
+  test("a web_search tool turns on the platform's own web search, as web_search_options does for chat completions", async () => {
+    const since = stack.sim.state.calls.length
+    const reply = await stack.openai.responses.create({ model: 'gpt-4.1', input: 'News?', tools: [{ type: 'web_search' }] })
+    assert.match(reply.output_text, /web search on/)
+    assert.equal((stack.calls({ endpoint: 'completions', since })[0]!.body as { online: number }).online, 1)
+  })
+
   test('max_output_tokens cut: status incomplete with incomplete_details', async () => {
     const reply = await stack.openai.responses.create({ model: 'gpt-4.1', input: 'Tell me more [[sim:long=4000]]', max_output_tokens: 40 })
     assert.equal(reply.status, 'incomplete')
@@ -221,7 +228,7 @@ describe('previous_response_id', () => {
 describe('bad input: a 400 that names the parameter, before anything reaches the platform', () => {
   const cases: Array<[string, Record<string, unknown>, string, RegExp]> = [
     ['no model', { input: 'Hi' }, 'model', /required/],
-    ['a built-in tool type', { model: 'gpt-4.1', input: 'Hi', tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }] }, 'tools[1].type', /web_search/],
+    ['a built-in tool type', { model: 'gpt-4.1', input: 'Hi', tools: [{ type: 'web_search' }, { type: 'file_search', vector_store_ids: [] }] }, 'tools[1].type', /file_search/],
     ['an unknown item type', { model: 'gpt-4.1', input: [{ type: 'computer_call_output', call_id: 'x' }] }, 'input[0].type', /computer_call_output/],
     ['a bad role', { model: 'gpt-4.1', input: [{ role: 'robot', content: 'Hi' }] }, 'input[0].role', /user, assistant/],
     ['a file part', { model: 'gpt-4.1', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input[0].content[0]', /input_file/],

@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Delta, Usage } from '../chat/answer.ts'
 
 export type MessageEvent = { type: string } & Record<string, unknown>
+/** A neutral delta, with the whole tool call the tool layer may add to it. */
+export type AnswerDelta = Delta & { toolCall?: { id: string; name: string; arguments: string } }
 type ContentBlock = Record<string, unknown> & { type: string }
 
 /** A fresh id with Anthropic's prefix. */
@@ -77,7 +79,24 @@ export function createMessageWriter(meta: { model: string; inputTokens: number; 
     return out
   }
 
-  function _delta(delta: Delta): MessageEvent[] {
+  /** A whole tool call as a `tool_use` block: started with empty input, the input as one JSON delta, stopped. */
+  function _toolUse(call: { id: string; name: string; arguments: string }): MessageEvent[] {
+    const out = _close()
+    let input: unknown = {}
+    try {
+      input = JSON.parse(call.arguments || '{}')
+    } catch {
+      // The tool layer hands over validated JSON; keep the block well-formed regardless.
+    }
+    content.push({ type: 'tool_use', id: call.id, name: call.name, input })
+    const index = content.length - 1
+    out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} } })
+    out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } })
+    out.push({ type: 'content_block_stop', index })
+    return out
+  }
+
+  function _delta(delta: AnswerDelta): MessageEvent[] {
     const out: MessageEvent[] = []
     if (delta.reasoning_content) {
       out.push(..._openBlock('thinking'))
@@ -89,6 +108,7 @@ export function createMessageWriter(meta: { model: string; inputTokens: number; 
       open!.text += delta.content
       out.push({ type: 'content_block_delta', index: content.length - 1, delta: { type: 'text_delta', text: delta.content } })
     }
+    if (delta.toolCall) out.push(..._toolUse(delta.toolCall))
     return out
   }
 
@@ -99,9 +119,9 @@ export function createMessageWriter(meta: { model: string; inputTokens: number; 
     },
     delta: _delta,
     /** The last deltas, the open block's end, `message_delta` (stop reason, usage) and `message_stop`. */
-    finish(end: { deltas: Delta[]; finishReason: string; usage: Usage; stopSequence?: string }): MessageEvent[] {
+    finish(end: { deltas: AnswerDelta[]; finishReason: string; usage: Usage; stopSequence?: string }): MessageEvent[] {
       const out = end.deltas.flatMap(_delta)
-      // A reply always carries its text block, even an empty one, as clients read content[…].text.
+      // A reply always carries a text or tool_use block, even an empty text, as clients read content[…].
       if (!content.some((b) => b.type !== 'thinking')) out.push(..._openBlock('text'))
       out.push(..._close())
       message.stop_reason = toStopReason(end.finishReason, end.stopSequence)

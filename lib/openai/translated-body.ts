@@ -24,6 +24,8 @@ export interface TranslatedBody {
   body: Record<string, unknown>
   /** `origins[i]` is where `body.messages[i]` came from. */
   origins: MessageOrigin[]
+  /** `toolOrigins[i]` is the client's index of `body.tools[i]`, when some tools were taken out. */
+  toolOrigins?: number[]
   /** Chat completions parameter → the client's name for it (e.g. `max_completion_tokens` → `max_output_tokens`). */
   renames: Record<string, string>
 }
@@ -36,6 +38,10 @@ function _rename(text: string, translated: TranslatedBody, isParam: boolean): st
     if (j === undefined) return origin.path
     const part = origin.parts?.[Number(j)]
     return part === undefined ? origin.path : `${origin.path}.content[${part}]`
+  })
+  out = out.replace(/tools\[(\d+)\]/g, (whole, i: string) => {
+    const index = translated.toolOrigins?.[Number(i)]
+    return index === undefined ? whole : `tools[${index}]`
   })
   for (const [from, to] of Object.entries(translated.renames)) {
     const name = from.replace(/[.[\]]/g, '\\$&')

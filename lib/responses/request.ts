@@ -127,14 +127,27 @@ function _messages(items: InputItem[], offset: number, messages: Array<Record<st
   })
 }
 
-function _tools(tools: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
-  return tools.map((tool, i) => {
+// The platform's own web search ("online") is what a hosted web_search tool asks for, as
+// web_search_options is for chat completions. Codex offers it on every request.
+const _WEB_SEARCH = new Set(['web_search', 'web_search_preview', 'web_search_2025_08_26', 'web_search_preview_2025_03_11'])
+
+function _tools(tools: Array<Record<string, unknown>>): { tools: Array<Record<string, unknown>>; origins: number[]; webSearch: boolean } {
+  const out: Array<Record<string, unknown>> = []
+  const origins: number[] = []
+  let webSearch = false
+  tools.forEach((tool, i) => {
+    if (typeof tool.type === 'string' && _WEB_SEARCH.has(tool.type)) {
+      webSearch = true
+      return
+    }
     if (tool.type !== 'function') {
-      throw _bad(`Tools of type '${String(tool.type)}' are not supported (tools[${i}]): only type 'function' tools are; the platform has no built-in tools.`, `tools[${i}].type`)
+      throw _bad(`Tools of type '${String(tool.type)}' are not supported (tools[${i}]): only type 'function' tools (and web_search, the platform's own) are; the platform has no other built-in tools.`, `tools[${i}].type`)
     }
     const { name, description, parameters, strict } = tool
-    return { type: 'function', function: { name, ...(description != null ? { description } : {}), ...(parameters != null ? { parameters } : {}), ...(strict != null ? { strict } : {}) } }
+    origins.push(i)
+    out.push({ type: 'function', function: { name, ...(description != null ? { description } : {}), ...(parameters != null ? { parameters } : {}), ...(strict != null ? { strict } : {}) } })
   })
+  return { tools: out, origins, webSearch }
 }
 
 function _toolChoice(choice: ResponsesBody['tool_choice']): unknown {
@@ -182,6 +195,7 @@ export function parseResponsesRequest(raw: unknown, previous: InputItem[] = []):
   _messages([...previous, ...input], previous.length, messages, origins)
   if (messages.length === 0) throw _bad(`'input' holds nothing to send.`, 'input')
 
+  const offered = _tools(body.tools ?? [])
   const chatBody: Record<string, unknown> = {
     model: body.model,
     messages,
@@ -190,7 +204,8 @@ export function parseResponsesRequest(raw: unknown, previous: InputItem[] = []):
     top_p: body.top_p ?? undefined,
     max_completion_tokens: body.max_output_tokens ?? undefined,
     reasoning_effort: body.reasoning?.effort ? _EFFORT[body.reasoning.effort] : undefined,
-    tools: body.tools && body.tools.length > 0 ? _tools(body.tools) : undefined,
+    tools: offered.tools.length > 0 ? offered.tools : undefined,
+    web_search_options: offered.webSearch ? {} : undefined,
     tool_choice: _toolChoice(body.tool_choice),
     parallel_tool_calls: body.parallel_tool_calls ?? undefined,
     response_format: _responseFormat(body.text?.format),
@@ -198,6 +213,7 @@ export function parseResponsesRequest(raw: unknown, previous: InputItem[] = []):
   const chat = parseTranslatedBody({
     body: chatBody,
     origins,
+    toolOrigins: offered.origins,
     renames: { messages: 'input', max_completion_tokens: 'max_output_tokens', reasoning_effort: 'reasoning.effort', response_format: 'text.format' },
   })
   return { chat, body, input }

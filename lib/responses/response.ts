@@ -9,6 +9,8 @@ import { estimateTokens, type Delta, type Usage } from '../chat/answer.ts'
 import type { ResponsesBody } from './request.ts'
 
 export type ResponseEvent = { type: string; sequence_number: number } & Record<string, unknown>
+/** A neutral delta, with the whole tool call the tool layer may add to it. */
+export type AnswerDelta = Delta & { toolCall?: { id: string; name: string; arguments: string } }
 type Item = Record<string, unknown> & { id: string; type: string }
 
 /** A fresh id with OpenAI's prefixes (`resp_`, `msg_`, `rs_`, `fc_`). */
@@ -108,8 +110,23 @@ export function createResponseWriter(meta: { body: ResponsesBody; model: string;
     return out
   }
 
+  /** A whole tool call as a `function_call` item: added, its arguments (in one delta), done. */
+  function _functionCall(call: { id: string; name: string; arguments: string }): ResponseEvent[] {
+    const out = _close()
+    const item: Item = { id: createResponseId('fc'), type: 'function_call', status: 'in_progress', call_id: call.id, name: call.name, arguments: '' }
+    output.push(item)
+    const output_index = output.length - 1
+    out.push(event('response.output_item.added', { output_index, item: structuredClone(item) }))
+    out.push(event('response.function_call_arguments.delta', { item_id: item.id, output_index, delta: call.arguments }))
+    item.arguments = call.arguments
+    item.status = 'completed'
+    out.push(event('response.function_call_arguments.done', { item_id: item.id, output_index, name: call.name, arguments: call.arguments }))
+    out.push(event('response.output_item.done', { output_index, item: structuredClone(item) }))
+    return out
+  }
+
   /** The events of one neutral delta. */
-  function _delta(delta: Delta): ResponseEvent[] {
+  function _delta(delta: AnswerDelta): ResponseEvent[] {
     const out: ResponseEvent[] = []
     if (delta.reasoning_content) {
       out.push(..._openItem('reasoning'))
@@ -122,6 +139,7 @@ export function createResponseWriter(meta: { body: ResponsesBody; model: string;
       open!.text += delta.content
       out.push(event('response.output_text.delta', { item_id: open!.item.id, output_index: output.length - 1, content_index: 0, delta: delta.content, logprobs: [] }))
     }
+    if (delta.toolCall) out.push(..._functionCall(delta.toolCall))
     return out
   }
 
@@ -135,10 +153,10 @@ export function createResponseWriter(meta: { body: ResponsesBody; model: string;
     delta: _delta,
 
     /** The last deltas, the items' `.done` events, then `response.completed` (or `response.incomplete`). */
-    finish(end: { deltas: Delta[]; finishReason: string; usage: Usage }): ResponseEvent[] {
+    finish(end: { deltas: AnswerDelta[]; finishReason: string; usage: Usage }): ResponseEvent[] {
       const out = end.deltas.flatMap(_delta)
       const incomplete = _incompleteReason(end.finishReason)
-      // A text answer always has its message, even an empty one.
+      // A text answer always has its message, even an empty one (an answer of calls needs none).
       if (!output.some((item) => item.type !== 'reasoning')) out.push(..._openItem('message'))
       out.push(..._close(incomplete ? 'incomplete' : 'completed'))
       const reasoningTokens = Math.min(end.usage.completion_tokens, reasoningText ? estimateTokens(reasoningText) : 0)
