@@ -111,6 +111,33 @@ describe('messages.create', () => {
     assert.equal(cut.stop_reason, 'max_tokens')
   })
 
+  test("Claude Code's own shape: ?beta=true, adaptive thinking with output_config.effort, a system message mid-conversation, context_management", async () => {
+    const since = stack.sim.state.calls.length
+    const response = await fetch(`${stack.adapter.url}/v1/messages?beta=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'claude-code-20250219,mid-conversation-system-2026-04-07,effort-2025-11-24' },
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 64000,
+        thinking: { type: 'adaptive' },
+        output_config: { effort: 'max' },
+        context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+        metadata: { user_id: 'someone' },
+        system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'Say hello' }] },
+          { role: 'system', content: 'Agent types: none.' },
+        ],
+      }),
+    })
+    assert.equal(response.status, 200)
+    const message = (await response.json()) as { content: Array<{ type: string }> }
+    assert.deepEqual(message.content.map((b) => b.type), ['thinking', 'text'])
+    const sent = stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string; thinking: string }
+    assert.equal(sent.thinking, 'high', "effort max is the platform's highest")
+    assert.equal(sent.text, 'System:\nYou are Claude Code.\n\nUser:\nSay hello\n\nSystem:\nAgent types: none.')
+  })
+
   test('Authorization: Bearer carries the key too', async () => {
     const bearer = new Anthropic({ baseURL: stack.adapter.url, authToken: KEY, apiKey: null, maxRetries: 0 })
     const message = await bearer.messages.create({ model: 'gpt-4.1', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] })
@@ -203,7 +230,7 @@ describe("errors in Anthropic's shape", () => {
 
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
     ['no max_tokens', { model: 'gpt-4.1', messages: [{ role: 'user', content: 'Hi' }] }, /'max_tokens': is required/],
-    ['a bad role', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'system', content: 'Hi' }] }, /messages\[0\]\.role/],
+    ['a bad role', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'robot', content: 'Hi' }] }, /messages\[0\]\.role/],
     ['a server tool', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, /web_search_20250305.*tools\[0\]/],
     ['a document block', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'document', source: {} }] }] }, /'document'.*messages\[0\]\.content\[0\]/],
     ['a temperature over 1', { model: 'gpt-4.1', max_tokens: 10, temperature: 1.5, messages: [{ role: 'user', content: 'Hi' }] }, /temperature/],

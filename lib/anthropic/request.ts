@@ -18,11 +18,13 @@ const messagesRequest = z
   .object({
     model: z.string().min(1, 'must be a non-empty string'),
     max_tokens: z.number().int().min(1),
-    messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)], { errorMap: () => ({ message: 'must be a string or an array of content blocks' }) }) }).passthrough()).min(1, 'must hold at least one message'),
+    // Claude Code (2.1) also sends system messages mid-conversation (beta mid-conversation-system).
+    messages: z.array(z.object({ role: z.enum(['user', 'assistant', 'system']), content: z.union([z.string(), z.array(block)], { errorMap: () => ({ message: 'must be a string or an array of content blocks' }) }) }).passthrough()).min(1, 'must hold at least one message'),
     system: z.union([z.string(), z.array(block)], { errorMap: () => ({ message: 'must be a string or an array of text blocks' }) }).nullish(),
     tools: z.array(z.object({ name: z.string(), type: z.string().nullish() }).passthrough()).nullish(),
     tool_choice: z.object({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).passthrough().nullish(),
-    thinking: z.object({ type: z.enum(['enabled', 'disabled']), budget_tokens: z.number().int().min(1).optional() }).passthrough().nullish(),
+    thinking: z.object({ type: z.enum(['enabled', 'disabled', 'adaptive']), budget_tokens: z.number().int().min(1).optional() }).passthrough().nullish(),
+    output_config: z.object({ effort: z.enum(['low', 'medium', 'high', 'max']).nullish() }).passthrough().nullish(),
     stop_sequences: z.array(z.string()).nullish(),
     temperature: z.number().min(0).max(1).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
@@ -83,7 +85,7 @@ function _resultText(b: Block, param: string): string {
 }
 
 /** Turns Anthropic messages into chat completions messages, remembering where each came from. */
-function _messages(messages: Array<{ role: 'user' | 'assistant'; content: string | Block[] }>, out: Block[], origins: MessageOrigin[]): void {
+function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, out: Block[], origins: MessageOrigin[]): void {
   messages.forEach((m, k) => {
     const path = `messages[${k}]`
     if (typeof m.content === 'string') {
@@ -121,6 +123,13 @@ function _messages(messages: Array<{ role: 'user' | 'assistant'; content: string
     out.push({ role: m.role, content: parts.length > 0 ? parts : null, ...(calls.length > 0 ? { tool_calls: calls } : {}) })
     origins.push({ path, parts: partOrigins })
   })
+}
+
+/** The platform's thinking for `thinking` (a budget) or adaptive thinking (`output_config.effort`). */
+function _effort(body: Pick<z.infer<typeof messagesRequest>, 'thinking' | 'output_config'>): string | undefined {
+  if (body.thinking?.type === 'enabled') return thinkingEffort(body.thinking.budget_tokens)
+  if (body.thinking?.type === 'adaptive') return body.output_config?.effort === 'max' ? 'high' : (body.output_config?.effort ?? 'medium')
+  return undefined
 }
 
 function _tools(tools: Array<Record<string, unknown>>): Block[] {
@@ -164,7 +173,7 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
       origins.push({ path: 'system' })
     }
   }
-  _messages(body.messages as Array<{ role: 'user' | 'assistant'; content: string | Block[] }>, messages, origins)
+  _messages(body.messages as Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, messages, origins)
 
   const chat = parseTranslatedBody({
     body: {
@@ -174,7 +183,7 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
       temperature: body.temperature ?? undefined,
       top_p: body.top_p ?? undefined,
       max_completion_tokens: body.max_tokens,
-      reasoning_effort: body.thinking?.type === 'enabled' ? thinkingEffort(body.thinking.budget_tokens) : undefined,
+      reasoning_effort: _effort(body),
       tools: body.tools && body.tools.length > 0 ? _tools(body.tools) : undefined,
       tool_choice: _toolChoice(body.tool_choice),
       parallel_tool_calls: body.tool_choice?.disable_parallel_tool_use ? false : undefined,
