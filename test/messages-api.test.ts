@@ -200,6 +200,7 @@ describe('messages.stream', () => {
 describe('count_tokens', () => {
   test('answers {input_tokens}: the same estimate usage reports, without calling the platform', async () => {
     const body = { model: 'claude-sonnet-4-5', system: 'You are terse.', messages: [{ role: 'user' as const, content: 'How many tokens is this?' }] }
+    await stack.waitForCleanPlatform()
     const since = stack.sim.state.calls.length
     const counted = await client.messages.countTokens(body)
     assert.equal(stack.calls({ since }).length, 0, 'no platform call')
@@ -243,7 +244,7 @@ describe("errors in Anthropic's shape", () => {
       assert.equal(response.body.type, 'error')
       assert.equal(response.body.error.type, 'invalid_request_error')
       assert.match(response.body.error.message, message)
-      assert.equal(stack.calls({ since }).length, 0)
+      assert.equal(stack.calls({ endpoint: 'saveSession', since }).length, 0, 'nothing reached the platform')
     })
   }
 
