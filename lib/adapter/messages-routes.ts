@@ -7,16 +7,15 @@
  * Anthropic's shape (lib/anthropic/errors.ts, chosen by path in app.ts).
  */
 import type { H3, H3Event } from 'h3'
-import { createAnswerMapper, estimateTokens } from '../chat/answer.ts'
+import { estimateTokens } from '../chat/answer.ts'
 import { applyModelMap } from '../chat/model-map.ts'
-import type { OpenedChat } from '../chat/pipeline.ts'
 import type { ChatRequest } from '../chat/request.ts'
 import { XipuError } from '../errors.ts'
 import { toAnthropicError } from '../anthropic/errors.ts'
 import { parseMessagesRequest } from '../anthropic/request.ts'
 import { createMessageWriter, formatMessageEvent, type MessageEvent } from '../anthropic/reply.ts'
-import type { XipuEvent } from '../xipu/events.ts'
 import { createRequestLine, SSE_HEADERS, toEventStream } from './event-stream.ts'
+import { openAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
@@ -64,25 +63,26 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
       line.done(`${toAnthropicError(error).status} (${(error as Error).message})`)
       throw error
     }
-    const opening = deps.chat.open(request, event.req.signal)
-    const mapper = createAnswerMapper(request)
+    const opening = openAnswer(deps, request, event.req.signal)
     const writer = createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) })
-    const end = () => ({ ...mapper.finish(), stopSequence: mapper.stopSequence() })
 
     if (!request.stream) {
       const opened = await opening.catch(failed)
       const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
+      let end: Extract<AnswerEvent, { kind: 'end' }> | undefined
       try {
-        for await (const xipuEvent of opened.events) {
-          for (const delta of mapper.feed(xipuEvent)) writer.delta(delta)
-          if (mapper.isStopped()) break
-        }
+        for await (const answerEvent of opened.events) if (answerEvent.kind === 'end') end = answerEvent
       } catch (error) {
         line.done(String(toAnthropicError(error).status), firstByte)
         throw error
       }
-      writer.finish(end())
-      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
+      // The whole answer as it was accepted (a repaired answer replaces the first one).
+      const { answer } = end!
+      writer.delta({ reasoning_content: answer.reasoning })
+      writer.delta({ content: answer.content })
+      for (const toolCall of answer.toolCalls) writer.delta({ toolCall })
+      writer.finish({ ...end!, deltas: [] })
+      if (settings.logPrompts) deps.log.info(`Answer: ${answer.content}`)
       line.done('200', firstByte)
       return Response.json(writer.message())
     }
@@ -94,13 +94,13 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
     )
     const early = await _within(settled, COMMIT_AFTER_MS)
     if (early !== TIMEOUT && 'error' in early) failed(early.error)
-    let events: AsyncGenerator<XipuEvent> | undefined
+    let events: AsyncGenerator<AnswerEvent> | undefined
 
     async function* frames(): AsyncGenerator<string> {
       const send = (list: MessageEvent[]) => list.map(formatMessageEvent).join('')
       const ping = send([{ type: 'ping' }])
       yield send(writer.start()) + ping
-      let opened: OpenedChat
+      let opened: OpenedAnswer
       for (;;) {
         const outcome = early !== TIMEOUT ? early : await _within(settled, PING_EVERY_MS)
         if (outcome === TIMEOUT) {
@@ -127,11 +127,13 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
           }
           if (step.done) break
           next = events.next()
-          const out = mapper.feed(step.value).flatMap((delta) => writer.delta(delta))
-          if (out.length > 0) yield send(out)
-          if (mapper.isStopped()) {
-            void next.catch(() => {})
-            break
+          const answerEvent = step.value
+          if (answerEvent.kind === 'delta') {
+            const out = writer.delta(answerEvent.delta)
+            if (out.length > 0) yield send(out)
+          } else {
+            yield send(writer.finish({ ...answerEvent, deltas: [] }))
+            if (settings.logPrompts) deps.log.info(`Answer: ${answerEvent.answer.content}`)
           }
         }
       } catch (error) {
@@ -142,8 +144,6 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
       } finally {
         await events.return(undefined)
       }
-      yield send(writer.finish(end()))
-      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
       line.done('200', firstByte)
     }
 

@@ -6,7 +6,6 @@
  * events (lib/responses/response.ts).
  */
 import { getRouterParam, type H3, type H3Event } from 'h3'
-import { createAnswerMapper } from '../chat/answer.ts'
 import { applyModelMap } from '../chat/model-map.ts'
 import { XipuError } from '../errors.ts'
 import { toOpenAIError } from '../openai/errors.ts'
@@ -14,6 +13,7 @@ import { parseResponsesRequest, type InputItem } from '../responses/request.ts'
 import { createResponseWriter, formatResponseEvent, type ResponseEvent } from '../responses/response.ts'
 import { createResponseStore } from '../responses/store.ts'
 import { createRequestLine, SSE_HEADERS, toEventStream } from './event-stream.ts'
+import { openAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
@@ -35,15 +35,14 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`)
     if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
-    let opened
+    let opened: OpenedAnswer
     try {
-      opened = await deps.chat.open(request, event.req.signal)
+      opened = await openAnswer(deps, request, event.req.signal)
     } catch (error) {
       line.done(`${toOpenAIError(error).status} (${(error as Error).message})`)
       throw error
     }
     const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
-    const mapper = createAnswerMapper(request)
     const writer = createResponseWriter({ body: parsed.body, model: request.model })
     const keep = (): void => {
       if (parsed.body.store === false || settings.responsesKeep === 0) return
@@ -53,17 +52,20 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     }
 
     if (!request.stream) {
+      let end: Extract<AnswerEvent, { kind: 'end' }> | undefined
       try {
-        for await (const xipuEvent of opened.events) {
-          for (const delta of mapper.feed(xipuEvent)) writer.delta(delta)
-          if (mapper.isStopped()) break
-        }
+        for await (const answerEvent of opened.events) if (answerEvent.kind === 'end') end = answerEvent
       } catch (error) {
         line.done(String(toOpenAIError(error).status), firstByte)
         throw error
       }
-      writer.finish(mapper.finish())
-      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
+      // The whole answer as it was accepted (a repaired answer replaces the first one).
+      const { answer } = end!
+      writer.delta({ reasoning_content: answer.reasoning })
+      writer.delta({ content: answer.content })
+      for (const toolCall of answer.toolCalls) writer.delta({ toolCall })
+      writer.finish({ deltas: [], finishReason: end!.finishReason, usage: end!.usage })
+      if (settings.logPrompts) deps.log.info(`Answer: ${answer.content}`)
       keep()
       line.done('200', firstByte)
       return Response.json(writer.response())
@@ -74,10 +76,14 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
       const send = (list: ResponseEvent[]) => list.map(formatResponseEvent).join('')
       yield send(writer.start())
       try {
-        for await (const xipuEvent of events) {
-          const out = mapper.feed(xipuEvent).flatMap((delta) => writer.delta(delta))
-          if (out.length > 0) yield send(out)
-          if (mapper.isStopped()) break
+        for await (const answerEvent of events) {
+          if (answerEvent.kind === 'delta') {
+            const out = writer.delta(answerEvent.delta)
+            if (out.length > 0) yield send(out)
+            continue
+          }
+          yield send(writer.finish({ deltas: [], finishReason: answerEvent.finishReason, usage: answerEvent.usage }))
+          if (settings.logPrompts) deps.log.info(`Answer: ${answerEvent.answer.content}`)
         }
       } catch (error) {
         // The stream has begun: the failure travels as `response.failed`.
@@ -86,8 +92,6 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
         yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
         return
       }
-      yield send(writer.finish(mapper.finish()))
-      if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
       keep()
       line.done('200', firstByte)
     }
