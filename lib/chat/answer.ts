@@ -6,6 +6,9 @@
  */
 import type { XipuEvent } from '../xipu/events.ts'
 import type { ChatRequest } from './request.ts'
+import { createStopCutter } from './stop-cutter.ts'
+
+export { createStopCutter }
 
 export interface Delta {
   role?: 'assistant'
@@ -28,48 +31,6 @@ function _estimateTokens(text: string): number {
 
 /** The estimate usage falls back on, for surfaces that count without asking (e.g. /v1/messages/count_tokens). */
 export const estimateTokens = _estimateTokens
-
-/**
- * Holds back just enough text to recognise a stop sequence split across
- * pieces, and cuts the text where the first one starts.
- */
-export function createStopCutter(stops: string[]) {
-  const longest = Math.max(0, ...stops.map((s) => s.length))
-  let buffer = ''
-  return {
-    /** Adds text; returns what may be relayed now, and whether a stop sequence was hit. */
-    push(text: string): { text: string; stopped: boolean; sequence?: string } {
-      if (longest === 0) return { text, stopped: false }
-      buffer += text
-      let cut = -1
-      let sequence: string | undefined
-      for (const stop of stops) {
-        const at = buffer.indexOf(stop)
-        if (at !== -1 && (cut === -1 || at < cut)) {
-          cut = at
-          sequence = stop
-        }
-      }
-      if (cut !== -1) {
-        const out = buffer.slice(0, cut)
-        buffer = ''
-        return { text: out, stopped: true, sequence }
-      }
-      let safe = Math.max(0, buffer.length - (longest - 1))
-      // Never split a surrogate pair between two chunks.
-      if (safe > 0 && /[\uD800-\uDBFF]/.test(buffer[safe - 1] ?? '')) safe--
-      const out = buffer.slice(0, safe)
-      buffer = buffer.slice(safe)
-      return { text: out, stopped: false }
-    },
-    /** What is still held back once the answer ended without a stop sequence. */
-    flush(): string {
-      const out = buffer
-      buffer = ''
-      return out
-    },
-  }
-}
 
 /**
  * Turns the platform's events for one request into OpenAI deltas, and keeps

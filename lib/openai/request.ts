@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import type { ChatRequest } from '../chat/request.ts'
+import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { XipuError } from '../errors.ts'
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
@@ -14,6 +15,10 @@ const otherPart = z.object({ type: z.string() }).passthrough()
 const content = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart])), z.null()], {
   errorMap: () => ({ message: 'must be a string, an array of content parts like {"type":"text","text":"…"}, or null' }),
 })
+
+// The platform's session field `maxToken` is a 32-bit integer: 1e308 would reach it as garbage.
+const MAX_TOKENS_LIMIT = 2_147_483_647
+const MAX_TOKENS_MESSAGE = `must be at most ${MAX_TOKENS_LIMIT} (leave it out for no limit)`
 
 const message = z
   .object({
@@ -32,11 +37,12 @@ const chatRequest = z
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
     n: z.number().int().min(1).nullish(),
-    max_tokens: z.number().int().min(1).nullish(),
-    max_completion_tokens: z.number().int().min(1).nullish(),
+    max_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT, MAX_TOKENS_MESSAGE).nullish(),
+    max_completion_tokens: z.number().int().min(1).max(MAX_TOKENS_LIMIT, MAX_TOKENS_MESSAGE).nullish(),
     presence_penalty: z.number().min(-2).max(2).nullish(),
     frequency_penalty: z.number().min(-2).max(2).nullish(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    // Counted and measured after parsing (checkStopSequences), for a message that says which bound.
+    stop: z.union([z.string(), z.array(z.string())], { errorMap: () => ({ message: 'must be a string or an array of strings' }) }).nullish(),
     reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullish(),
     web_search_options: z.object({}).passthrough().nullish(),
     tools: z.array(z.unknown()).nullish(),
@@ -106,6 +112,9 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const prompt = flattenMessages(r.messages)
   if (prompt.trim() === '') throw _badRequest(`'messages' hold no text to send.`, 'messages')
 
+  const stop = r.stop == null ? [] : (Array.isArray(r.stop) ? r.stop : [r.stop]).filter((s) => s !== '')
+  checkStopSequences(Array.isArray(r.stop) ? r.stop : stop, 'stop')
+
   return {
     model: r.model,
     upstreamModel,
@@ -115,7 +124,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     maxTokens: r.max_completion_tokens ?? r.max_tokens ?? 0,
     presencePenalty: r.presence_penalty ?? 0,
     frequencyPenalty: r.frequency_penalty ?? 0,
-    stop: r.stop == null ? [] : (Array.isArray(r.stop) ? r.stop : [r.stop]).filter((s) => s !== ''),
+    stop,
     online,
     thinking: r.reasoning_effort ?? undefined,
     prompt,
