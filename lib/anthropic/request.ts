@@ -10,6 +10,10 @@ import type { ChatRequest } from '../chat/request.ts'
 import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
 import { describeZodIssue } from '../zod-issue.ts'
+import { checkStopSequences } from '../chat/stop-cutter.ts'
+
+// Anthropic documents no count; far more than any client sends, few enough to match cheaply.
+const ANTHROPIC_STOP_MAX_COUNT = 64
 
 type Block = Record<string, unknown>
 
@@ -192,5 +196,8 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
     renames: { max_completion_tokens: 'max_tokens', reasoning_effort: 'thinking', stop: 'stop_sequences' },
   })
   // Anthropic allows more stop sequences than chat completions' four: they are cut here, not by the parser.
-  return { ...chat, stop: (body.stop_sequences ?? []).filter((s) => s !== '') }
+  // Still bounded: each one is matched against every character of the answer.
+  const stop = (body.stop_sequences ?? []).filter((s) => s !== '')
+  checkStopSequences(body.stop_sequences ?? [], 'stop_sequences', ANTHROPIC_STOP_MAX_COUNT)
+  return { ...chat, stop }
 }

@@ -24,9 +24,9 @@ export const STOP_MAX_LENGTH = 1000
  * @example
  * checkStopSequences(['\n\nUser:'], 'stop') // passes
  */
-export function checkStopSequences(stops: string[], param: string): void {
-  if (stops.length > STOP_MAX_COUNT) {
-    throw new XipuError('E_BAD_REQUEST', `Invalid value for '${param}': at most ${STOP_MAX_COUNT} stop sequences are allowed (got ${stops.length}).`, { param })
+export function checkStopSequences(stops: string[], param: string, maxCount = STOP_MAX_COUNT): void {
+  if (stops.length > maxCount) {
+    throw new XipuError('E_BAD_REQUEST', `Invalid value for '${param}': at most ${maxCount} stop sequences are allowed (got ${stops.length}).`, { param })
   }
   stops.forEach((stop, i) => {
     if (stop.length > STOP_MAX_LENGTH) {
