@@ -25,6 +25,8 @@ import { checkContentType, checkHost, checkOrigin, normalizeOrigin } from './gua
 import type { Pacer } from '../xipu/pacer.ts'
 import type { SessionManager } from '../sessions/manager.ts'
 import type { Settings } from '../settings.ts'
+import { maskSessionId, createStatusRecorder, type StatusRecorder } from '../status/recorder.ts'
+import { registerStatusRoutes } from '../status/routes.ts'
 
 export interface AdapterDeps {
   settings: () => Settings
@@ -37,6 +39,10 @@ export interface AdapterDeps {
   isShuttingDown?: () => boolean
   /** The address the server listens on, for the Host check (default: the `HOST` setting). */
   bindHost?: string
+  /** What the status page shows: every route records its requests here (`deps.status?.record({...})`). */
+  status?: StatusRecorder
+  /** Whether the keepalive jobs run in this process, for the status page. */
+  keepaliveHere?: () => boolean
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
@@ -66,6 +72,7 @@ function _keyMatches(given: string, expected: string): boolean {
  */
 export function createAdapterApp(deps: AdapterDeps): H3 {
   const startedAt = Date.now()
+  deps = { ...deps, status: deps.status ?? createStatusRecorder() }
   const app = new H3({
     // h3 would print unhandled errors with console.error, past the redacting logger.
     silent: true,
@@ -105,7 +112,8 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       if (cors !== false) return cors
     }
     const path = new URL(event.req.url).pathname
-    if (settings.apiKey && path !== '/health' && path !== '/') {
+    // The status page and the API description hold no data: the page asks for the key itself.
+    if (settings.apiKey && path !== '/health' && path !== '/' && path !== '/openapi.json' && path !== '/docs' && !path.startsWith('/docs/')) {
       const header = event.req.headers.get('authorization') ?? ''
       // Anthropic's clients send the key as x-api-key.
       const given = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() || event.req.headers.get('x-api-key')?.trim() || ''
@@ -116,7 +124,8 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     checkContentType(event.req.method, event.req.headers)
   })
 
-  app.get('/', () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/v1/messages', '/health'] }))
+  const index = () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/v1/messages', '/health', '/status.json', '/openapi.json', '/docs'] })
+  registerStatusRoutes(app, { ...deps, status: deps.status!, startedAt }, index)
 
   app.get('/health', () => {
     const settings = deps.settings()
@@ -180,12 +189,17 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const tag = `${request.model}${request.stream ? ' stream' : ''}`
   if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
+  const arrivedAt = Date.now()
+  const record = (status: string, extra: { firstTokenMs?: number; session?: number; error?: string }) =>
+    deps.status?.record({ at: arrivedAt, api: 'chat.completions', model: request.model, stream: request.stream, status, durationMs: Math.round(performance.now() - started), firstTokenMs: extra.firstTokenMs, session: maskSessionId(extra.session), error: extra.error, prompt: settings.logPrompts ? request.prompt : undefined })
+
   let opened
   try {
     opened = await deps.chat.open(request, signal)
   } catch (error) {
     const { status } = toOpenAIError(error)
     deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${(error as Error).message})`)
+    record(String(status), { error: (error as Error).message })
     throw error
   }
   const waited = Math.round(performance.now() - started)
@@ -194,20 +208,25 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const mapper = createAnswerMapper(request)
   // One line per request: a client that leaves mid-stream is seen both by the cancel and by the aborted read.
   let logged = false
-  const done = (status: string) => {
+  let firstTokenMs: number | undefined
+  const sawToken = () => (firstTokenMs ??= Math.round(performance.now() - started))
+  const done = (status: string, error?: string) => {
     if (logged) return
     logged = true
-    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} session ${opened.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms`)
+    const why = error && !/^\d+$/.test(status) ? ` (${error})` : ''
+    deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${opened.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms`)
+    record(status, { firstTokenMs, session: opened.sessionId, error })
   }
 
   if (!request.stream) {
     try {
       for await (const xipuEvent of opened.events) {
+        sawToken()
         mapper.feed(xipuEvent)
         if (mapper.isStopped()) break
       }
     } catch (error) {
-      done(String(toOpenAIError(error).status))
+      done(String(toOpenAIError(error).status), (error as Error).message)
       throw error
     }
     const { finishReason, usage } = mapper.finish()
@@ -216,14 +235,14 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
     return Response.json(createCompletion(id, created, request.model, mapper.text(), finishReason, usage))
   }
 
-  return new Response(_streamBody(request, opened.events, mapper, { id, created, done, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
+  return new Response(_streamBody(request, opened.events, mapper, { id, created, done, sawToken, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
 }
 
 function _streamBody(
   request: ChatRequest,
   events: AsyncGenerator<import('../xipu/events.ts').XipuEvent>,
   mapper: ReturnType<typeof createAnswerMapper>,
-  meta: { id: string; created: number; done: (status: string) => void; logAnswer?: ConsolaInstance },
+  meta: { id: string; created: number; done: (status: string, error?: string) => void; sawToken: () => void; logAnswer?: ConsolaInstance },
 ): ReadableStream<Uint8Array> {
   const chunk = (delta: Parameters<typeof createChunk>[3], finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(meta.id, meta.created, request.model, delta, finish))
 
@@ -231,12 +250,15 @@ function _streamBody(
     yield chunk({ role: 'assistant', content: '' })
     try {
       for await (const xipuEvent of events) {
-        for (const delta of mapper.feed(xipuEvent)) yield chunk(delta)
+        for (const delta of mapper.feed(xipuEvent)) {
+          meta.sawToken()
+          yield chunk(delta)
+        }
         if (mapper.isStopped()) break
       }
     } catch (error) {
       // Streaming has begun: the error travels as an event, and the stream ends without [DONE].
-      meta.done(`error after first byte (${(error as Error).message})`)
+      meta.done('error after first byte', (error as Error).message)
       yield _sse(toOpenAIError(error).body)
       return
     }

@@ -23,6 +23,7 @@ import { createSessionManager, type SessionManager } from '../sessions/manager.t
 import { createSettingsStore, type Settings, type SettingsStore } from '../settings.ts'
 import { sweepOrphans, type SweepResult } from '../sessions/sweep.ts'
 import { createXipuClient, type XipuClient } from '../xipu/client.ts'
+import { createStatusRecorder } from '../status/recorder.ts'
 
 export interface StartAdapterOptions {
   /** The `.env` file (default: `XIPU_ENV_FILE` or `./.env`). */
@@ -78,12 +79,19 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
     )
   }
 
+  // What the status page at / shows: requests, platform calls, warnings.
+  const status = createStatusRecorder()
+  const unwatchLog = status.watchLog(log)
+  const stamp = createCallStamper(initial.stateDir)
   const pacer = createPacer({
     minGapMs: () => settings().minGapMs,
     queueMax: () => settings().queueMax,
     queueTimeoutMs: () => settings().queueTimeoutMs,
     // A keepalive in another process reads this stamp to keep its calls apart from ours.
-    onCall: createCallStamper(initial.stateDir),
+    onCall: (label) => {
+      stamp(label)
+      status.noteCall(label)
+    },
   })
   const client = createXipuClient({ settings, pacer })
   const journal = createJournal({ stateDir: initial.stateDir, apiBase: () => settings().apiBase })
@@ -99,13 +107,15 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   const models = createModelCatalog({ client, settings, log })
   let shuttingDown = false
-  const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown, bindHost: host })
+  let keepaliveHere = false
+  const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown, bindHost: host, status, keepaliveHere: () => keepaliveHere })
   const server = await serveApp(app, { host, port: options.port ?? initial.port })
   const startupSweep = healer ? _sweepEarlierOrphans({ settings, client, journal, sessions, log }) : Promise.resolve(undefined)
   const keepalive =
     options.keepalive && reauth
       ? _startKeepalive({ settings, client, pacer, reauth, journal, sessions, log, sweepNow: !healer, timing: options.keepalive === true ? undefined : options.keepalive.timing })
       : undefined
+  keepaliveHere = keepalive !== undefined
 
   return {
     url: server.url,
@@ -119,6 +129,8 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
     journal,
     sessions,
     models,
+    /** The status page's record of requests, platform calls and problems. */
+    status,
     log,
     /** The self-healing logins (with `heal` or `keepalive`). */
     reauth,
@@ -132,6 +144,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
      */
     async close(graceMs = 5000): Promise<void> {
       shuttingDown = true
+      unwatchLog()
       keepalive?.jobs.stop()
       keepalive?.lock.release()
       const deadline = Date.now() + graceMs
