@@ -78,6 +78,10 @@ test('JSON clients still get the JSON index at /; the page keeps to the Host che
   const html = await fetch(`${stack.adapter.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' } })
   assert.match(html.headers.get('content-type') ?? '', /text\/html/)
   assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'none'/)
+  // Every API surface feeds the list: /v1/responses too.
+  await stack.openai.responses.create({ model: 'gpt-4.1', input: 'Hi' })
+  const status = (await (await fetch(`${stack.adapter.url}/status.json`)).json()) as { requests: { last: Array<{ api: string; status: string; model: string }> } }
+  assert.deepEqual(status.requests.last.map((r) => [r.api, r.model, r.status]), [['responses', 'gpt-4.1', '200']])
   // A web page under a rebound name must not read the status either (DNS rebinding).
   const { request } = await import('node:http')
   const rebound = await new Promise<number>((resolve, reject) => {

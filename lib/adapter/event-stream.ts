@@ -4,6 +4,18 @@
  * away, and the one log line per request.
  */
 import type { ConsolaInstance } from 'consola'
+import { maskSessionId, type StatusRecorder } from '../status/recorder.ts'
+
+/** What the status page's request list needs besides the log line (pass `deps.status` as `to`). */
+export interface RequestLineRecord {
+  to?: StatusRecorder
+  /** The API surface: `responses`, `messages`, … */
+  api: string
+  model: string
+  stream: boolean
+  /** Only when XIPU_LOG_PROMPTS is on. */
+  prompt?: string
+}
 
 export const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
 
@@ -32,14 +44,16 @@ export function toEventStream(frames: AsyncGenerator<string>, cancel: () => Prom
 
 /**
  * One log line per request, whichever way it ends (a client that leaves
- * mid-stream is seen both by the cancel and by the aborted read).
+ * mid-stream is seen both by the cancel and by the aborted read), and one
+ * row in the status page's list of the last requests when `record` is given.
  *
  * @example
- * const line = createRequestLine(log, 'POST /v1/responses', 'gpt-4.1 stream')
+ * const line = createRequestLine(log, 'POST /v1/responses', 'gpt-4.1 stream', { to: deps.status, api: 'responses', model, stream })
  * line.done('200', { sessionId, firstByteMs })
  */
-export function createRequestLine(log: ConsolaInstance, route: string, tag: string) {
+export function createRequestLine(log: ConsolaInstance, route: string, tag: string, record?: RequestLineRecord) {
   const started = performance.now()
+  const arrivedAt = Date.now()
   let logged = false
   return {
     ms: () => Math.round(performance.now() - started),
@@ -48,6 +62,10 @@ export function createRequestLine(log: ConsolaInstance, route: string, tag: stri
       logged = true
       const total = Math.round(performance.now() - started)
       log.info(opened ? `${route} ${tag} → ${status} session ${opened.sessionId}, first byte ${opened.firstByteMs} ms, total ${total} ms` : `${route} ${tag} → ${status} in ${total} ms`)
+      if (!record?.to) return
+      // `status` reads "502 (why)" or "client disconnected": the code and the reason apart.
+      const [, code, why] = /^(\d{3}|[^(]+?)\s*(?:\((.*)\))?$/s.exec(status) ?? [status, status, undefined]
+      record.to.record({ at: arrivedAt, api: record.api, model: record.model, stream: record.stream, status: code!.trim(), firstTokenMs: opened?.firstByteMs, durationMs: total, session: maskSessionId(opened?.sessionId), error: why, prompt: record.prompt })
     },
   }
 }

@@ -32,7 +32,7 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     const previous = previousId ? store.get(previousId).conversation : []
     const parsed = parseResponsesRequest(raw, previous)
     const request = applyModelMap(parsed.chat, settings.modelMap)
-    const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`)
+    const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'responses', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
     if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
     let opened: OpenedAnswer

@@ -6,6 +6,7 @@
 import type { ConsolaInstance } from 'consola'
 import type { ChatPipeline } from '../chat/pipeline.ts'
 import type { Settings } from '../settings.ts'
+import type { StatusRecorder } from '../status/recorder.ts'
 
 export interface SurfaceDeps {
   settings: () => Settings
@@ -13,4 +14,6 @@ export interface SurfaceDeps {
   log: ConsolaInstance
   /** True once shutdown began: new requests get 503 (529 on /v1/messages). */
   isShuttingDown?: () => boolean
+  /** The status page's request list: pass it to `createRequestLine` (lib/adapter/event-stream.ts). */
+  status?: StatusRecorder
 }
