@@ -57,7 +57,7 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
     const settings = deps.settings()
     if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
     const request = await parse(event, false)
-    const line = createRequestLine(deps.log, 'POST /v1/messages', `${request.model}${request.stream ? ' stream' : ''}`)
+    const line = createRequestLine(deps.log, 'POST /v1/messages', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'messages', model: request.model, stream: request.stream, prompt: deps.settings().logPrompts ? request.prompt : undefined })
     if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
     const failed = (error: unknown): never => {
       line.done(`${toAnthropicError(error).status} (${(error as Error).message})`)
