@@ -7,6 +7,7 @@
  * one for ever, not even when it comes back with the same pid, and not when
  * it lingers as a zombie that no parent reaps.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { linkSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -90,7 +91,7 @@ export async function acquireLock(file: string, options: { purpose: string; wait
       const who = taken.owner ? `process ${taken.owner.pid} (since ${new Date(taken.owner.startedAt).toLocaleString()})` : 'another process'
       throw new XipuError('E_LOCKED', `${who} holds ${file} (${taken.owner?.purpose ?? options.purpose}).`)
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    await sleep(POLL_MS)
   }
 }
 

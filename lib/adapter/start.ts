@@ -5,6 +5,7 @@
  * token is gone, a login after a platform 403, a sweep of earlier orphans;
  * with `keepalive` it runs the keepalive jobs too (lib/keepalive/jobs.ts).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsolaInstance } from 'consola'
 import { createAdapterApp } from './app.ts'
 import { createCallStamper } from '../xipu/call-stamp.ts'
@@ -149,7 +150,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
       keepalive?.lock.release()
       const deadline = Date.now() + graceMs
       const closing = server.close(graceMs)
-      while (sessions.activeCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      while (sessions.activeCount() > 0 && Date.now() < deadline) await sleep(50)
       await closing
       sessions.close()
       await sessions.drain(Math.max(2000, deadline - Date.now() + 2000))

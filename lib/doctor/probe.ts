@@ -4,6 +4,7 @@
  * call so that a 429 is seen rather than retried away, and a record of each
  * call: when it started, its raw reply, and what went wrong.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { isXipuError, XipuError } from '../errors.ts'
 import { createCallStamper, readLastCallAt } from '../xipu/call-stamp.ts'
 import { createXipuClient, type CallOptions, type XipuClient } from '../xipu/client.ts'
@@ -70,7 +71,7 @@ export function createProbe(settings: () => Settings): Probe {
         const limited = isXipuError(error, 'E_RATE_LIMITED')
         calls.push({ label, at: starts[before] ?? startedAt, ms: Math.round(performance.now() - startedAt), outcome: limited ? 'rate-limited' : 'error', error: (error as Error).message })
         if (!limited || attempt > 0) throw error
-        await new Promise((resolve) => setTimeout(resolve, RATE_LIMIT_PAUSE_MS))
+        await sleep(RATE_LIMIT_PAUSE_MS)
       }
     }
   }
@@ -98,6 +99,7 @@ export async function waitForQuietAccount(settings: Settings, signal?: AbortSign
   const quietFor = Date.now() - readLastCallAt(settings.stateDir)
   const wait = settings.minGapMs - quietFor
   if (wait <= 0) return
-  if (signal?.aborted) throw new XipuError('E_ABORTED', 'the doctor was stopped')
-  await new Promise((resolve) => setTimeout(resolve, wait))
+  await sleep(wait, undefined, { signal }).catch(() => {
+    throw new XipuError('E_ABORTED', 'the doctor was stopped')
+  })
 }

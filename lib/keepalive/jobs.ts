@@ -12,6 +12,7 @@
  * pacer; as a separate process they go only once the adapter's "last call"
  * stamp is some seconds old, spaced widely, and a 429 is retried minutes later.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsolaInstance } from 'consola'
 import { Cron } from 'croner'
 import { readLastCallAt } from '../xipu/call-stamp.ts'
@@ -138,7 +139,7 @@ export function createKeepaliveJobs(deps: KeepaliveDeps) {
     const deadline = Date.now() + timing.maxQuietWaitMs
     const quietFor = () => Date.now() - readLastCallAt(deps.settings().stateDir)
     for (let quiet = quietFor(); quiet < timing.quietMs && Date.now() < deadline && !stopped; quiet = quietFor()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(timing.quietMs - quiet, 1000)))
+      await sleep(Math.min(timing.quietMs - quiet, 1000))
     }
   }
 

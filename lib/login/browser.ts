@@ -5,6 +5,7 @@
  * API base it calls), with `localStorage` as the fallback for the JWT.
  * auth.ts, the keepalive and the adapter all log in through this module.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -47,6 +48,9 @@ export interface LoginProgress {
 
 const TOTAL_STEPS = 4
 const SCREENSHOT_ATTEMPTS = 4
+// A hung page must not hang the error report; Chrome swaps in its error page within a few hundred ms.
+const SCREENSHOT_TIMEOUT_MS = 10_000
+const SCREENSHOT_RETRY_MS = 300
 // Without the background-networking flags Chromium keeps calling Google
 // services, which on a closed network only produces noise and delays.
 const BROWSER_ARGS = ['--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -240,15 +244,14 @@ async function _waitForAny<K extends string>(
     }
   })
   if (also) waits.push(also.then(() => ({ key: 'also' as K, handle: undefined })))
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timedOut = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeout)))
+  // Aborting `abort` in the end also cancels this timer.
+  const timedOut = sleep(timeout, undefined, { signal: abort.signal }).catch(() => undefined)
   try {
     const found = await Promise.race([Promise.any(waits).catch(() => undefined), timedOut])
     // A broken selector (say, from XIPU_SELECTORS) is an error of its own, not a timeout.
     if (!found && failures.length > 0) throw failures[0]
     return found
   } finally {
-    clearTimeout(timer)
     abort.abort()
   }
 }
@@ -294,16 +297,16 @@ async function _saveScreenshot(page: Page, dir = 'screenshots'): Promise<string 
   // (in a new renderer), and until then the page cannot be captured: retry.
   for (let attempt = 1; attempt <= SCREENSHOT_ATTEMPTS; attempt++) {
     try {
-      let timer: ReturnType<typeof setTimeout> | undefined
       // A hung page must not hang the error report too.
-      const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), 10_000)))
-      const taken = await Promise.race([page.screenshot({ path, fullPage: true }), gaveUp]).finally(() => clearTimeout(timer))
+      const giveUp = new AbortController()
+      const gaveUp = sleep(SCREENSHOT_TIMEOUT_MS, 'gave up' as const, { signal: giveUp.signal }).catch(() => undefined)
+      const taken = await Promise.race([page.screenshot({ path, fullPage: true }), gaveUp]).finally(() => giveUp.abort())
       if (taken === 'gave up') return undefined
       // It may show the username: keep it private like .env.
       chmodSync(path, 0o600)
       return path
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await sleep(SCREENSHOT_RETRY_MS)
     }
   }
   return undefined

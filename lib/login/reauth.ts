@@ -8,6 +8,7 @@
  * extends that to other processes (an adapter and a keepalive), and whoever
  * waited for another process's login uses the token it saved.
  */
+import { untilAborted } from '../abort.ts'
 import type { ConsolaInstance } from 'consola'
 import { isXipuError, XipuError } from '../errors.ts'
 import { describeToken, formatDuration, isTokenUnusable } from '../jwt.ts'
@@ -175,16 +176,7 @@ export function createReauth(options: ReauthOptions) {
       }
       if (!running || !blocking) return
       const login = running.catch(() => {})
-      if (!signal) return login
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(new XipuError('E_ABORTED', 'the client went away while the adapter logged in'))
-        if (signal.aborted) return onAbort()
-        signal.addEventListener('abort', onAbort, { once: true })
-        void login.then(() => {
-          signal.removeEventListener('abort', onAbort)
-          resolve()
-        })
-      })
+      await untilAborted(login, signal, 'the client went away while the adapter logged in')
     },
 
     /**

@@ -5,6 +5,7 @@
  * `data: [DONE]`, written in chunks cut at arbitrary byte offsets (inside
  * UTF-8 characters too).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import { countTokens, type Answer, type Directives } from './answers.ts'
 
@@ -130,16 +131,7 @@ export function createEventStream(plan: StreamPlan, signal?: AbortSignal): Reada
   })
 }
 
+/** Waits `ms`, or less when `signal` aborts (the caller then sees the closed stream). */
 function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer)
-      resolve()
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
+  return sleep(ms, undefined, { signal }).catch(() => {})
 }

@@ -3,8 +3,8 @@
  * pacer), cached for minutes; the built-in list when the catalog cannot be
  * read. Any model id is passed through to the platform either way.
  */
+import { untilAborted } from '../abort.ts'
 import type { ConsolaInstance } from 'consola'
-import { XipuError } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import type { CatalogModel, XipuClient } from './client.ts'
 
@@ -88,7 +88,7 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
     async list(signal?: AbortSignal): Promise<ModelList> {
       if (cached && Date.now() - cached.at < deps.settings().modelsTtlMs) return cached.list
       pending ??= _load().finally(() => (pending = undefined))
-      return signal ? _waitUnlessAborted(pending, signal) : pending
+      return untilAborted(pending, signal, 'models: the client went away')
     },
     /** Forgets the cached catalog. */
     clear(): void {
@@ -99,12 +99,3 @@ export function createModelCatalog(deps: { client: XipuClient; settings: () => S
 
 export type ModelCatalog = ReturnType<typeof createModelCatalog>
 
-/** `promise`, or `E_ABORTED` as soon as `signal` aborts (the promise itself goes on). */
-function _waitUnlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new XipuError('E_ABORTED', 'models: the client went away'))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new XipuError('E_ABORTED', 'models: the client went away'))
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
