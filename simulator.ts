@@ -2,7 +2,7 @@
  * Runs the XIPU simulator on its own, for testing a client offline or
  * pointing an adapter at it by hand.
  *
- *   npx tsx simulator.ts [--port 9000] [--host 127.0.0.1] [--gap 1000] [--ttl 4h]
+ *   npx tsx simulator.ts [--port 9000] [--host 127.0.0.1] [--gap 1000] [--ttl 4h] [--chat-page creates-on-click]
  */
 import { runScript, waitForStopSignal } from './lib/cli.ts'
 import { formatSimulatorBanner, formatSimulatorEnv, parseSimulatorFlags, SIMULATOR_FLAGS } from './lib/simulator/cli.ts'

@@ -15,9 +15,11 @@ import { XipuError } from '../errors.ts'
 import { findChrome } from './find-chrome.ts'
 import { describeToken } from '../jwt.ts'
 import { captureApiRequest, readLoginFromLocalStorage, readLoginFromRequest, type LoginResult } from './capture.ts'
+import { deleteLoginSessions } from './new-chat.ts'
 import { resolveLoginSelectors } from './selectors.ts'
 import { maskSecret, registerSecret } from '../redact.ts'
 import type { Settings } from '../settings.ts'
+import type { Pacer } from '../xipu/pacer.ts'
 
 export type { LoginResult } from './capture.ts'
 
@@ -47,6 +49,12 @@ export interface LoginProgress {
 }
 
 const TOTAL_STEPS = 4
+// The chat page's calls on load count as started once the network was idle this long…
+const ON_LOAD_IDLE_MS = 1000
+// …waited for at most this long before clicking "New chat" instead.
+const ON_LOAD_WAIT_MAX_MS = 5000
+// After the click, the page's calls count as done once it made none for this long.
+const CLICK_QUIET_MS = 300
 const SCREENSHOT_ATTEMPTS = 4
 // A hung page must not hang the error report; Chrome swaps in its error page within a few hundred ms.
 const SCREENSHOT_TIMEOUT_MS = 10_000
@@ -125,13 +133,21 @@ export async function loginWithBrowser(options: LoginOptions): Promise<LoginResu
     // A chat page that calls the API on load has already given us what we need.
     const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
     if (!chat) _failStep(at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${seconds}`)
+    // The button may show before the page's calls on load start: give them a moment,
+    // since a click may create a session ("New chat") that then has to be deleted.
+    if (!capture.request) await Promise.race([capture.seen, page.waitForNetworkIdle({ idleTime: ON_LOAD_IDLE_MS, timeout: Math.min(timeout, ON_LOAD_WAIT_MAX_MS) }).catch(() => {})])
 
-    step(4, 'Starting a chat and reading the credentials')
-    if (chat.handle) {
+    step(4, capture.request ? 'Reading the credentials the chat page sent' : 'Starting a chat and reading the credentials')
+    let createdBefore: number | undefined
+    if (!capture.request && chat.handle) {
+      createdBefore = capture.createdSessionIds.length
       await chat.handle.evaluate((el) => (el as HTMLElement).click())
       await _waitForAny(page, {}, timeout, capture.seen)
+      // Know every session the click created before the browser closes.
+      await capture.settle({ quietMs: CLICK_QUIET_MS, timeoutMs: timeout })
     }
-    const result = capture.request ? await readLoginFromRequest(page, capture.request) : await readLoginFromLocalStorage(page)
+    const found = capture.request ? await readLoginFromRequest(page, capture.request) : await readLoginFromLocalStorage(page)
+    const result = found && createdBefore !== undefined ? { ...found, createdSessionIds: capture.createdSessionIds.slice(createdBefore), lastApiCallAt: capture.lastCallAt() } : found
     if (!result) {
       const input = (await page.$(selectors.chatInput)) ? `the chat input (${selectors.chatInput}) appeared but ` : ''
       _failStep(at, `${input}the page made no request with a jm-token header within ${seconds}, and localStorage holds no token`)
@@ -156,12 +172,15 @@ export async function loginWithBrowser(options: LoginOptions): Promise<LoginResu
  */
 export async function loginWithSettings(
   settings: Settings,
-  options: Pick<LoginOptions, 'headless' | 'onProgress' | 'screenshotDir'> = {},
+  options: Pick<LoginOptions, 'headless' | 'onProgress' | 'screenshotDir'> & {
+    /** The pacer of this process's platform calls (the adapter's), for the delete of the login's "New chat". */
+    pacer?: Pacer
+  } = {},
 ): Promise<LoginResult> {
   if (!settings.username || !settings.password) {
     throw new XipuError('E_NO_CREDENTIALS', `No XJTLU_USERNAME and XJTLU_PASSWORD in ${settings.envFile}: run npx tsx config.ts first.`)
   }
-  return loginWithBrowser({
+  const result = await loginWithBrowser({
     webBase: settings.webBase,
     username: settings.username,
     password: settings.password,
@@ -172,6 +191,10 @@ export async function loginWithSettings(
     onProgress: options.onProgress,
     screenshotDir: options.screenshotDir ?? join(settings.stateDir, 'screenshots'),
   })
+  if (!result.createdSessionIds?.length) return result
+  const ids = result.createdSessionIds.join(', ')
+  options.onProgress?.({ step: TOTAL_STEPS, total: TOTAL_STEPS, message: `Deleting the chat the click on "New chat" created (session ${ids})` })
+  return { ...result, newChat: await deleteLoginSessions(result, { settings, pacer: options.pacer }) }
 }
 
 /**
@@ -205,6 +228,10 @@ export function summarizeLoginResult(result: LoginResult): string[] {
     `XIPU_COOKIE  ${result.cookie ? maskSecret(result.cookie) : '(none)'}`,
     `XIPU_API_BASE ${result.apiBase ?? '(not seen; unchanged)'}`,
     `Token ${describeToken(result.jmToken)}`,
+    ...(result.newChat?.deleted.length ? [`New chat     the session the login's click created (${result.newChat.deleted.join(', ')}) was deleted`] : []),
+    ...(result.newChat?.left.length
+      ? [`New chat     the session the login's click created (${result.newChat.left.join(', ')}) could not be deleted (${result.newChat.error}): delete it in the web app`]
+      : []),
   ]
 }
 

@@ -4,7 +4,8 @@
  * API base it called), or, failing that, the JWT the web app keeps in
  * `localStorage`.
  */
-import type { Page } from 'puppeteer-core'
+import type { HTTPRequest, Page } from 'puppeteer-core'
+import { isSuccessCode } from '../xipu/events.ts'
 import { getTokenLifetime } from '../jwt.ts'
 
 export interface LoginResult {
@@ -20,6 +21,12 @@ export interface LoginResult {
   expiresAt?: Date
   /** Where the JWT was read: an API request's headers, or `localStorage` (the fallback). */
   source: 'request' | 'localStorage'
+  /** Sessions the login's click on "New chat" created (see lib/login/new-chat.ts). */
+  createdSessionIds?: number[]
+  /** When the chat page last called the API (`performance.now()` time). */
+  lastApiCallAt?: number
+  /** What became of `createdSessionIds`: deleted, or left (with why). */
+  newChat?: { deleted: number[]; left: number[]; error?: string }
 }
 
 // The web app's key for its login state: btoa("__XP_JM_USER__").
@@ -30,11 +37,27 @@ export interface CapturedRequest {
   request?: { url: string; headers: Record<string, string> }
   /** Settles when that request is seen. */
   seen: Promise<void>
+  /**
+   * Sessions the page created during the login (the `data.id` of each
+   * `saveSession` reply to a create, that is, without an `id` in the body):
+   * the login's own "New chat", to be deleted, and nothing else.
+   */
+  createdSessionIds: number[]
+  /** When the page last called the API (a request or its reply, `performance.now()` time), or -Infinity. */
+  lastCallAt(): number
+  /**
+   * Waits, at most `timeoutMs`, until the page has made no API call for
+   * `quietMs` and every reply has been read (so that a "New chat" created
+   * by a click is known before the browser closes).
+   */
+  settle(options: { quietMs: number; timeoutMs: number }): Promise<void>
 }
 
 /**
- * Starts listening for the first request that carries a `jm-token` header;
- * call it before the page loads, so that a call made on load is seen too.
+ * Starts watching the page's calls to the API (requests that carry a
+ * `jm-token` header): the first one gives the credentials, `saveSession`
+ * replies tell the sessions the login created. Call it before the page
+ * loads, so that a call made on load is seen too.
  *
  * @example
  * const capture = captureApiRequest(page)
@@ -42,14 +65,61 @@ export interface CapturedRequest {
  */
 export function captureApiRequest(page: Page): CapturedRequest {
   let markSeen!: () => void
-  const capture: CapturedRequest = { seen: new Promise<void>((resolve) => (markSeen = resolve)) }
+  let lastCallAt = Number.NEGATIVE_INFINITY
+  const pending = new Set<HTTPRequest>()
+  const reads: Array<Promise<void>> = []
+  const isApiCall = (request: HTTPRequest) => Boolean(request.headers()['jm-token'])
+  const capture: CapturedRequest = {
+    seen: new Promise<void>((resolve) => (markSeen = resolve)),
+    createdSessionIds: [],
+    lastCallAt: () => lastCallAt,
+    async settle({ quietMs, timeoutMs }) {
+      const deadline = performance.now() + timeoutMs
+      while (performance.now() < deadline && (pending.size > 0 || performance.now() - lastCallAt < quietMs)) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      await Promise.race([Promise.allSettled(reads), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())))])
+    },
+  }
+  const finished = (request: HTTPRequest) => {
+    if (!pending.delete(request)) return
+    lastCallAt = performance.now()
+  }
   page.on('request', (request) => {
-    const headers = request.headers()
-    if (capture.request || !headers['jm-token']) return
-    capture.request = { url: request.url(), headers }
+    if (!isApiCall(request)) return
+    pending.add(request)
+    lastCallAt = performance.now()
+    if (capture.request) return
+    capture.request = { url: request.url(), headers: request.headers() }
     markSeen()
   })
+  page.on('requestfailed', finished)
+  page.on('requestfinished', finished)
+  page.on('response', (response) => {
+    const request = response.request()
+    if (!isApiCall(request) || !_createsSession(request)) return
+    reads.push(
+      response.json().then(
+        (reply: { code?: unknown; data?: { id?: unknown } } | null) => {
+          const id = Number(reply?.data?.id)
+          if (isSuccessCode(reply?.code) && Number.isSafeInteger(id)) capture.createdSessionIds.push(id)
+        },
+        () => {},
+      ),
+    )
+  })
   return capture
+}
+
+/** A `saveSession` that creates (an update names the session's `id`). */
+function _createsSession(request: HTTPRequest): boolean {
+  if (request.method() !== 'POST' || !/\/saveSession$/.test(new URL(request.url()).pathname)) return false
+  try {
+    const body = JSON.parse(request.postData() ?? '{}') as { id?: unknown }
+    return body.id === undefined || body.id === null || body.id === ''
+  } catch {
+    return true
+  }
 }
 
 /** The login result from the captured request's headers and the cookies sent with it. */

@@ -106,9 +106,13 @@ export function createReauth(options: ReauthOptions) {
         const { loginWithSettings, saveLoginResult } = await import('./browser.ts')
         const result = await loginWithSettings(current, {
           headless: true,
+          pacer: options.pacer,
           onProgress: ({ step, total, message }) => log.info(`login step ${step}/${total}: ${message}`),
         })
         saveLoginResult(current.envFile, result)
+        if (result.newChat?.left.length) {
+          log.warn(`The login's click on "New chat" created session ${result.newChat.left.join(', ')}, which could not be deleted (${result.newChat.error}): delete it in the web app.`)
+        }
         await options.pacer?.waitTurn({ label: 'login (the chat page called the platform)' }).catch(() => {})
         if (options.settings().jmToken !== result.jmToken) {
           throw new XipuError('E_CONFIG', `Logged in and saved the new token to ${current.envFile}, but JM_TOKEN is also set in the environment, which wins over .env: unset it so that renewed tokens take effect.`)

@@ -6,12 +6,18 @@
 import { usageError, type FlagSpec } from '../cli.ts'
 import { parseDuration } from '../settings.ts'
 import type { RunningSimulator } from './index.ts'
+import { CHAT_PAGE_MODES, type ChatPageMode } from './state.ts'
 
 export const SIMULATOR_FLAGS = {
   port: { type: 'string', default: '9000', valueName: 'PORT', description: 'port to listen on (0: any free port)' },
   host: { type: 'string', default: '127.0.0.1', valueName: 'HOST', description: 'address to listen on' },
   gap: { type: 'string', default: '1000', valueName: 'DURATION', description: "the platform's rate limit: minimum gap between two calls (1500, 1s, …)" },
   ttl: { type: 'string', default: '4h', valueName: 'DURATION', description: 'lifetime of the tokens it issues' },
+  'chat-page': {
+    type: 'string',
+    valueName: 'MODE',
+    description: `how the chat page calls the API: ${CHAT_PAGE_MODES.join(', ')} (default: XIPU_SIM_CHAT_PAGE, else lists-on-click); creates-on-click is the stricter stand-in whose "New Chat" creates a session`,
+  },
 } as const satisfies Record<string, FlagSpec>
 
 /** Where and how a simulator started by simulator.ts runs. */
@@ -20,6 +26,7 @@ export interface SimulatorFlags {
   port: number
   minGapMs: number
   tokenTtlMs: number
+  chatPage?: ChatPageMode
 }
 
 /**
@@ -28,11 +35,21 @@ export interface SimulatorFlags {
  * @example
  * parseSimulatorFlags({ port: '9000', host: '127.0.0.1', gap: '1s', ttl: '4h' }).minGapMs // 1000
  */
-export function parseSimulatorFlags(values: { port: string; host: string; gap: string; ttl: string }): SimulatorFlags {
+export function parseSimulatorFlags(values: { port: string; host: string; gap: string; ttl: string; 'chat-page'?: string }): SimulatorFlags {
   const port = Number(values.port)
   if (!/^\d+$/.test(values.port.trim()) || port > 65535) throw usageError(`--port ${values.port} is not a port (a whole number from 0 to 65535).`)
   if (!values.host.trim()) throw usageError('--host needs an address, like 127.0.0.1.')
-  return { host: values.host.trim(), port, minGapMs: _duration(values.gap, '--gap'), tokenTtlMs: _duration(values.ttl, '--ttl') }
+  const chatPage = values['chat-page']?.trim()
+  if (chatPage !== undefined && !CHAT_PAGE_MODES.includes(chatPage as ChatPageMode)) {
+    throw usageError(`--chat-page ${chatPage} is not one of ${CHAT_PAGE_MODES.join(', ')}.`)
+  }
+  return {
+    host: values.host.trim(),
+    port,
+    minGapMs: _duration(values.gap, '--gap'),
+    tokenTtlMs: _duration(values.ttl, '--ttl'),
+    ...(chatPage ? { chatPage: chatPage as ChatPageMode } : {}),
+  }
 }
 
 function _duration(raw: string, flag: string): number {
@@ -49,6 +66,7 @@ export function formatSimulatorBanner(sim: RunningSimulator, flags: SimulatorFla
     `Web app and SSO:  ${sim.webBase}  (user demo, password demo-password)`,
     `API base:         ${sim.apiBase}`,
     `Rate limit:       one call per ${flags.minGapMs} ms`,
+    `Chat page:        ${sim.state.options.chatPage}`,
   ].join('\n')
 }
 

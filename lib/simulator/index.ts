@@ -16,7 +16,8 @@ import { registerApiRoutes } from './api.ts'
 import { registerSsoPages } from './sso-pages.ts'
 import { createSimulatorState, type SimulatorOptions } from './state.ts'
 
-export type { Fault, RecordedCall, SimSession, SimulatorOptions } from './state.ts'
+export type { ChatPageMode, Fault, RecordedCall, SimSession, SimulatorOptions } from './state.ts'
+export { CHAT_PAGE_MODES } from './state.ts'
 
 /** The simulator as an h3 app, not yet listening (for in-process tests). */
 export function createSimulatorApp(options: SimulatorOptions = {}) {

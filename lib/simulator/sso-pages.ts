@@ -9,12 +9,13 @@
  * The flow: `/` without the gateway cookie → `/sso/login?service=/`; a right
  * password sets the cookie and returns to `/`, the portal; `/v3/chat` is the
  * chat page, whose button starts a chat that calls `${apiPath}/session` with
- * both credential headers. `loginStepDelayMs` delays each step's element;
- * `breakLoginStep` leaves one out.
+ * both credential headers (`chatPage` modes: the button may create a session
+ * first, and the page may call the API as it loads). `loginStepDelayMs`
+ * delays each step's element; `breakLoginStep` leaves one out.
  */
 import type { H3, H3Event } from 'h3'
 import type { IssuedCredentials } from './tokens.ts'
-import type { SimulatorState } from './state.ts'
+import type { ChatPageMode, SimulatorState } from './state.ts'
 
 // The message the SSO page shows for a wrong password. Its element carries the
 // class `login-error`, which the default `loginError` selector looks for.
@@ -66,6 +67,8 @@ export function registerSsoPages(app: H3, state: SimulatorState): void {
         delayMs: delay(),
         withButton: state.options.breakLoginStep !== 'chat-button',
         withApiCall: state.options.breakLoginStep !== 'api-call',
+        mode: state.options.chatPage,
+        gapMs: state.options.minGapMs,
       }),
     )
   })
@@ -151,6 +154,8 @@ function _renderChatPage(options: {
   delayMs: number
   withButton: boolean
   withApiCall: boolean
+  mode: ChatPageMode
+  gapMs: number
 }): string {
   const button = options.withButton
     ? '<button type="button" class="n-button" id="new-chat"><span class="n-button__content">New Chat</span></button>'
@@ -158,32 +163,64 @@ function _renderChatPage(options: {
   const step = `<h1>XIPU AI Chat (simulated)</h1>${button}<div id="chat"></div><p id="status"></p>`
   const login = { token: options.login.jmToken, sdpSession: options.login.sdpSession, account: options.login.username }
   // The real web app keeps its JWT in localStorage under btoa("__XP_JM_USER__").
+  // Its calls keep the platform's gap between them, as a page must that does not want a 429.
   const script = `const LOGIN = ${_scriptJson(login)}
+const API = ${_scriptJson(options.apiPath)}
+const MODE = ${_scriptJson(options.mode)}
+const CALLS = ${options.withApiCall}
+const GAP_MS = ${options.gapMs + 50}
 localStorage.setItem(btoa('__XP_JM_USER__'), JSON.stringify({ token: LOGIN.token, account: LOGIN.account }))
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+async function callApi(path, body) {
+  const query = body ? '?sf_request_type=ajax' : '?lang=en&sf_request_type=ajax'
+  const res = await fetch(API + '/' + path + query, {
+    method: body ? 'POST' : 'GET',
+    credentials: 'include',
+    headers: {
+      accept: 'application/json, text/plain, */*',
+      'content-type': 'application/json',
+      'jm-token': LOGIN.token,
+      'sdp-app-session': LOGIN.sdpSession,
+    },
+    body: body ? JSON.stringify({ ...body, lang: 'en' }) : undefined,
+  })
+  const reply = await res.json()
+  if (!res.ok || (reply.code !== 0 && reply.code !== '0')) throw new Error(reply.msg)
+  return reply.data
+}
+async function showChats() {
+  const status = document.getElementById('status')
+  try {
+    status.textContent = (await callApi('session')).length + ' chats'
+  } catch (error) {
+    status.textContent = 'Error: ' + error.message
+  }
+}
 window.addEventListener('step-revealed', () => {
+  if (CALLS && MODE === 'calls-on-load') {
+    // Once mounted, as a single-page app does (the button is already on screen):
+    // the catalog for the model picker, then the chat list for the sidebar.
+    pause(400).then(() => callApi('config')).then(() => pause(GAP_MS)).then(showChats).catch(() => {})
+  }
   const button = document.getElementById('new-chat')
   if (!button) return
   button.addEventListener('click', () => setTimeout(startChat, ${options.delayMs}))
 })
 async function startChat() {
   document.getElementById('chat').replaceChildren(document.createElement('textarea'))
-  if (!${options.withApiCall}) return
-  const status = document.getElementById('status')
-  try {
-    const res = await fetch(${_scriptJson(`${options.apiPath}/session?lang=en&sf_request_type=ajax`)}, {
-      credentials: 'include',
-      headers: {
-        accept: 'application/json, text/plain, */*',
-        'content-type': 'application/json',
-        'jm-token': LOGIN.token,
-        'sdp-app-session': LOGIN.sdpSession,
-      },
-    })
-    const body = await res.json()
-    status.textContent = res.ok ? body.data.length + ' chats' : 'Error: ' + body.msg
-  } catch (error) {
-    status.textContent = 'Error: ' + error
+  if (!CALLS) return
+  if (MODE !== 'lists-on-click') {
+    // As chat web apps do: "New Chat" creates the session at once, then the sidebar reloads.
+    try {
+      const created = await callApi('saveSession', { name: 'New Chat', model: 'gpt-4.1', temperature: 0.7, maxToken: 0, presencePenalty: 0, frequencyPenalty: 0, contextCount: 5 })
+      document.getElementById('chat').dataset.sessionId = String(created.id)
+    } catch (error) {
+      document.getElementById('status').textContent = 'Error: ' + error.message
+      return
+    }
+    await pause(GAP_MS)
   }
+  await showChats()
 }`
   return _page('XIPU AI', step, options.delayMs, script)
 }

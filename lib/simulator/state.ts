@@ -26,6 +26,12 @@ export interface SimulatorOptions {
   /** Leave this login step out, so a login waiting for it times out (tests). */
   breakLoginStep?: 'portal-link' | 'chat-button' | 'api-call'
   /**
+   * How the chat page reaches the API (default `lists-on-click`, or the
+   * `XIPU_SIM_CHAT_PAGE` environment variable, so that a whole test run can
+   * use a stricter page): see `ChatPageMode`.
+   */
+  chatPage?: ChatPageMode
+  /**
    * What `config` answers as `data.models` (default: the late-2026 catalog). Any
    * value: the doctor's tests give it a shape the adapter does not expect.
    */
@@ -42,6 +48,27 @@ export interface SimulatorOptions {
    * default), or `never` (the web default, whatever is sent).
    */
   contextCount?: 'always' | 'update-only' | 'never'
+}
+
+/**
+ * - `lists-on-click`: no call on load; "New Chat" lists the sessions.
+ * - `creates-on-click`: no call on load; "New Chat" creates a session
+ *   (`saveSession`), as chat web apps usually do, then lists the sessions. A
+ *   login that clicks it leaves a "New Chat" behind unless it deletes it.
+ * - `calls-on-load`: the page reads the catalog and the session list as it
+ *   loads; "New Chat" creates a session.
+ */
+export type ChatPageMode = 'lists-on-click' | 'creates-on-click' | 'calls-on-load'
+
+export const CHAT_PAGE_MODES: readonly ChatPageMode[] = ['lists-on-click', 'creates-on-click', 'calls-on-load']
+
+/** The chat page mode from the option, else `XIPU_SIM_CHAT_PAGE`, else `lists-on-click`. */
+function _chatPageMode(option: ChatPageMode | undefined): ChatPageMode {
+  const mode = option ?? (process.env.XIPU_SIM_CHAT_PAGE || 'lists-on-click')
+  if (!CHAT_PAGE_MODES.includes(mode as ChatPageMode)) {
+    throw new Error(`Simulator: chatPage (XIPU_SIM_CHAT_PAGE) must be one of ${CHAT_PAGE_MODES.join(', ')}, not "${mode}"`)
+  }
+  return mode as ChatPageMode
 }
 
 export interface RecordedCall {
@@ -91,6 +118,7 @@ export function createSimulatorState(options: SimulatorOptions = {}) {
     apiPath: options.apiPath ?? '/jmapi/api/chat',
     loginStepDelayMs: options.loginStepDelayMs ?? 0,
     breakLoginStep: options.breakLoginStep,
+    chatPage: _chatPageMode(options.chatPage),
     catalog: options.catalog,
     streamEnding: { result: options.streamEnding?.result ?? true, done: options.streamEnding?.done ?? true },
     contextCount: options.contextCount ?? 'always',
