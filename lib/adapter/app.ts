@@ -27,6 +27,7 @@ import type { SessionManager } from '../sessions/manager.ts'
 import type { Settings } from '../settings.ts'
 import { maskSessionId, createStatusRecorder, type StatusRecorder } from '../status/recorder.ts'
 import { registerStatusRoutes } from '../status/routes.ts'
+import { registerApiDocsRoutes } from '../api-docs/routes.ts'
 
 export interface AdapterDeps {
   settings: () => Settings
@@ -126,6 +127,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
 
   const index = () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/v1/messages', '/health', '/status.json', '/openapi.json', '/docs'] })
   registerStatusRoutes(app, { ...deps, status: deps.status!, startedAt }, index)
+  registerApiDocsRoutes(app)
 
   app.get('/health', () => {
     const settings = deps.settings()

@@ -201,3 +201,6 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
   checkStopSequences(body.stop_sequences ?? [], 'stop_sequences', ANTHROPIC_STOP_MAX_COUNT)
   return { ...chat, stop }
 }
+
+/** The body schemas that validate /v1/messages and its count_tokens, for /openapi.json (lib/api-docs/document.ts). */
+export { messagesRequest as messagesBodySchema, countRequest as countTokensBodySchema }

@@ -166,3 +166,6 @@ function _textOf(content: unknown): string {
     .map((p) => p.text)
     .join('\n')
 }
+
+/** The body schema that validates chat completions, for /openapi.json (lib/api-docs/document.ts). */
+export { chatRequest as chatCompletionsBodySchema }

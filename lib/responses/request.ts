@@ -221,3 +221,6 @@ export function parseResponsesRequest(raw: unknown, previous: InputItem[] = []):
   })
   return { chat, body, input }
 }
+
+/** The body schema that validates /v1/responses, for /openapi.json (lib/api-docs/document.ts). */
+export { responsesRequest as responsesBodySchema }
