@@ -84,7 +84,10 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
     }
     if (journaled.has(session.id) || active.has(session.id)) continue
     // No journal here names it: its age, read off its name, is all there is to go
-    // by. Without one (a name of another version) it is left alone.
+    // by. Without one (a name of another version) it is left alone. So a session an
+    // adapter keeps longer than XIPU_MAX_REQUEST (a pooled or ready one) must be
+    // retired, or renamed with a fresh time, before that age: another adapter on
+    // the account cannot see that it is alive.
     const createdAt = sessionNameTime(session.name)
     if (createdAt !== undefined && now - createdAt > foreignMaxAgeMs) candidates.set(session.id, undefined)
   }
