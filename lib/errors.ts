@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   E_UNREACHABLE: 'the platform could not be reached',
   E_STREAM_TRUNCATED: 'the platform stream ended without [DONE]',
   E_STREAM_STALLED: 'the platform stream went silent',
+  E_INVALID_OUTPUT: "the model's answer failed its checks (tool call or JSON), also after a repair",
   E_QUEUE_FULL: 'too many requests are waiting',
   E_QUEUE_TIMEOUT: 'a request waited too long for its turn',
   E_SHUTTING_DOWN: 'the adapter is shutting down',

@@ -61,8 +61,8 @@ describe('bad input', () => {
     { name: 'n of 2', body: { model: 'gpt-4.1', messages: ok, n: 2 }, param: 'n' },
     { name: 'five stop sequences', body: { model: 'gpt-4.1', messages: ok, stop: ['a', 'b', 'c', 'd', 'e'] }, param: 'stop' },
     { name: 'an unknown reasoning_effort', body: { model: 'gpt-4.1', messages: ok, reasoning_effort: 'extreme' }, param: 'reasoning_effort' },
-    { name: 'tools', body: { model: 'gpt-4.1', messages: ok, tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
-    { name: 'a JSON response_format', body: { model: 'gpt-4.1', messages: ok, response_format: { type: 'json_object' } }, param: 'response_format' },
+    { name: 'a tool that is not a function', body: { model: 'gpt-4.1', messages: ok, tools: [{ type: 'web_search' }] }, param: 'tools[0].type' },
+    { name: 'an unknown response_format', body: { model: 'gpt-4.1', messages: ok, response_format: { type: 'yaml' } }, param: 'response_format.type' },
     { name: 'logprobs', body: { model: 'gpt-4.1', messages: ok, logprobs: true }, param: 'logprobs' },
     {
       name: 'an image part',

@@ -58,7 +58,7 @@ const CASES: Case[] = [
   { name: 'model a number', body: withField({ model: 41 }), status: 400, param: 'model', code: 'invalid_value', message: /'model'.*string/ },
   { name: 'model missing', body: { messages: ok.messages }, status: 400, param: 'model', code: 'invalid_value', message: /'model'.*required/ },
   { name: 'model empty', body: withField({ model: '' }), status: 400, param: 'model', code: 'invalid_value', message: /'model'/ },
-  { name: 'tools (no function calling)', body: withField({ tools: [{ type: 'function', function: { name: 'f' } }] }), status: 400, param: 'tools', code: 'invalid_value', message: /'tools'/ },
+  { name: 'a tool of another type than function', body: withField({ tools: [{ type: 'custom', custom: { name: 'f' } }] }), status: 400, param: 'tools[0].type', code: 'invalid_value', message: /'custom'/ },
   { name: 'an image part', body: withMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /Images/ },
   {
     name: 'a body over the limit (content-length)',

@@ -19,11 +19,18 @@ describe('flattenMessages', () => {
       { role: 'user', content: 'Hi' },
       { role: 'assistant', content: 'Hello!' },
       { role: 'developer', content: 'Dev note' },
-      { role: 'tool', content: '{"ok":true}' },
-      { role: 'function', content: 'fn result' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: '{"ok":true}' },
+      { role: 'assistant', content: 'Next.', function_call: { name: 'g', arguments: '{}' } },
+      { role: 'function', name: 'g', content: 'fn result' },
       { role: 'user', content: 'Bye' },
     ])
-    assert.equal(text, 'System:\nBe brief.\n\nUser:\nHi\n\nAssistant:\nHello!\n\nSystem:\nDev note\n\nTool:\n{"ok":true}\n\nTool:\nfn result\n\nUser:\nBye')
+    assert.equal(
+      text,
+      'System:\nBe brief.\n\nUser:\nHi\n\nAssistant:\nHello!\n\nSystem:\nDev note\n\n' +
+        'Assistant:\n<tool_call>\n{"name":"f","arguments":{"a":1}}\n</tool_call>\n\nTool:\n<tool_response id="call_1" name="f">\n{"ok":true}\n</tool_response>\n\n' +
+        'Assistant:\nNext.\n<tool_call>\n{"name":"g","arguments":{}}\n</tool_call>\n\nTool:\n<tool_response id="legacy_6" name="g">\nfn result\n</tool_response>\n\nUser:\nBye',
+    )
   })
 
   test('joins text parts with newlines and ignores other parts', () => {
@@ -69,7 +76,8 @@ describe('parseChatRequest', () => {
         thinking: undefined,
         prompt: 'User:\nhi',
         messageCount: 1,
-      } satisfies ChatRequest,
+        legacyFunctions: false,
+      } satisfies ChatRequest & { legacyFunctions: boolean },
     )
   })
 
@@ -122,7 +130,8 @@ describe('parseChatRequest', () => {
       [{ model: 'x', messages: [{ role: 'user', content: 5 }] }, 'messages[0].content'],
       [{ ...base, top_p: 2 }, 'top_p'],
       [{ ...base, n: 3 }, 'n'],
-      [{ ...base, functions: [{ name: 'f' }] }, 'functions'],
+      [{ ...base, tools: [{ type: 'web_search' }] }, 'tools[0].type'],
+      [{ ...base, functions: [{ name: 'bad name' }] }, 'functions[0].name'],
       [{ ...base, model: ':online' }, 'model'],
     ]
     for (const [body, param] of cases) {

@@ -11,16 +11,15 @@ import type { ChatPipeline } from '../chat/pipeline.ts'
 import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
-import type { ChatRequest } from '../chat/request.ts'
 import { readJsonBody } from './read-body.ts'
 import { registerResponsesRoutes } from './responses-routes.ts'
 import { isMessagesPath, registerMessagesRoutes } from './messages-routes.ts'
 import { toAnthropicErrorResponse } from '../anthropic/errors.ts'
-import { parseChatRequest } from '../openai/request.ts'
+import { openTurn, type Turn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
+import { parseChatRequest, type OpenAIChatRequest } from '../openai/request.ts'
 import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
-import { createAnswerMapper } from '../chat/answer.ts'
 import { applyModelMap } from '../chat/model-map.ts'
-import { createChunk, createCompletion, createCompletionId, createUsageChunk } from '../openai/response.ts'
+import { createChunk, createCompletion, createCompletionId, createUsageChunk, toWireDeltas, toWireFinish, type WireDelta } from '../openai/response.ts'
 import { checkContentType, checkHost, checkOrigin, normalizeOrigin } from './guard.ts'
 import type { Pacer } from '../xipu/pacer.ts'
 import type { SessionManager } from '../sessions/manager.ts'
@@ -188,16 +187,16 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
   const started = performance.now()
   const signal = event.req.signal
-  const tag = `${request.model}${request.stream ? ' stream' : ''}`
+  const tag = `${request.model}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}`
   if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
   const arrivedAt = Date.now()
   const record = (status: string, extra: { firstTokenMs?: number; session?: number; error?: string }) =>
     deps.status?.record({ at: arrivedAt, api: 'chat.completions', model: request.model, stream: request.stream, status, durationMs: Math.round(performance.now() - started), firstTokenMs: extra.firstTokenMs, session: maskSessionId(extra.session), error: extra.error, prompt: settings.logPrompts ? request.prompt : undefined })
 
-  let opened
+  let turn: Turn
   try {
-    opened = await deps.chat.open(request, signal)
+    turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, signal)
   } catch (error) {
     const { status } = toOpenAIError(error)
     deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${(error as Error).message})`)
@@ -207,56 +206,61 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const waited = Math.round(performance.now() - started)
   const id = createCompletionId()
   const created = Math.floor(Date.now() / 1000)
-  const mapper = createAnswerMapper(request)
   // One line per request: a client that leaves mid-stream is seen both by the cancel and by the aborted read.
   let logged = false
   let firstTokenMs: number | undefined
   const sawToken = () => (firstTokenMs ??= Math.round(performance.now() - started))
-  const done = (status: string, error?: string) => {
+  const done = (status: string, error?: string, attempts = 1) => {
     if (logged) return
     logged = true
     const why = error && !/^\d+$/.test(status) ? ` (${error})` : ''
-    deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${opened.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms`)
-    record(status, { firstTokenMs, session: opened.sessionId, error })
+    const repairs = attempts > 1 ? `, ${attempts - 1} repair(s)` : ''
+    deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${turn.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms${repairs}`)
+    record(status, { firstTokenMs, session: turn.sessionId, error })
   }
 
   if (!request.stream) {
+    let end: Extract<TurnEvent, { kind: 'end' }> | undefined
     try {
-      for await (const xipuEvent of opened.events) {
+      for await (const turnEvent of turn.events) {
         sawToken()
-        mapper.feed(xipuEvent)
-        if (mapper.isStopped()) break
+        if (turnEvent.kind === 'end') end = turnEvent
       }
     } catch (error) {
       done(String(toOpenAIError(error).status), (error as Error).message)
       throw error
     }
-    const { finishReason, usage } = mapper.finish()
-    if (settings.logPrompts) deps.log.info(`Answer: ${mapper.text().content}`)
-    done('200')
-    return Response.json(createCompletion(id, created, request.model, mapper.text(), finishReason, usage))
+    const { finishReason, usage, answer, attempts } = end!
+    if (settings.logPrompts) deps.log.info(`Answer: ${_describeAnswer(answer)}`)
+    done('200', undefined, attempts)
+    return Response.json(createCompletion(id, created, request.model, answer, finishReason, usage, request.legacyFunctions))
   }
 
-  return new Response(_streamBody(request, opened.events, mapper, { id, created, done, sawToken, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
+  return new Response(_streamBody(request, turn.events, { id, created, done, sawToken, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
+}
+
+function _describeAnswer(answer: TurnAnswer): string {
+  return `${answer.content}${answer.toolCalls.map((c) => ` [call ${c.name} ${c.arguments}]`).join('')}`
 }
 
 function _streamBody(
-  request: ChatRequest,
-  events: AsyncGenerator<import('../xipu/events.ts').XipuEvent>,
-  mapper: ReturnType<typeof createAnswerMapper>,
-  meta: { id: string; created: number; done: (status: string, error?: string) => void; sawToken: () => void; logAnswer?: ConsolaInstance },
+  request: OpenAIChatRequest,
+  events: AsyncGenerator<TurnEvent>,
+  meta: { id: string; created: number; done: (status: string, error?: string, attempts?: number) => void; sawToken: () => void; logAnswer?: ConsolaInstance },
 ): ReadableStream<Uint8Array> {
-  const chunk = (delta: Parameters<typeof createChunk>[3], finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(meta.id, meta.created, request.model, delta, finish))
+  const chunk = (delta: WireDelta, finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(meta.id, meta.created, request.model, delta, finish))
 
   async function* frames(): AsyncGenerator<Uint8Array> {
     yield chunk({ role: 'assistant', content: '' })
+    let end: Extract<TurnEvent, { kind: 'end' }> | undefined
     try {
-      for await (const xipuEvent of events) {
-        for (const delta of mapper.feed(xipuEvent)) {
-          meta.sawToken()
-          yield chunk(delta)
+      for await (const turnEvent of events) {
+        if (turnEvent.kind === 'end') {
+          end = turnEvent
+          continue
         }
-        if (mapper.isStopped()) break
+        meta.sawToken()
+        for (const delta of toWireDeltas(turnEvent.delta, request.legacyFunctions)) yield chunk(delta)
       }
     } catch (error) {
       // Streaming has begun: the error travels as an event, and the stream ends without [DONE].
@@ -264,13 +268,12 @@ function _streamBody(
       yield _sse(toOpenAIError(error).body)
       return
     }
-    const { deltas, finishReason, usage } = mapper.finish()
-    for (const delta of deltas) yield chunk(delta)
-    yield chunk({}, finishReason)
+    const { finishReason, usage, answer, attempts } = end!
+    yield chunk({}, toWireFinish(finishReason, request.legacyFunctions))
     if (request.includeUsage) yield _sse(createUsageChunk(meta.id, meta.created, request.model, usage))
     yield _sse('[DONE]')
-    meta.logAnswer?.info(`Answer: ${mapper.text().content}`)
-    meta.done('200')
+    meta.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
+    meta.done('200', undefined, attempts)
   }
 
   const iterator = frames()

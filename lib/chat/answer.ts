@@ -10,10 +10,24 @@ import { createStopCutter } from './stop-cutter.ts'
 
 export { createStopCutter }
 
+/**
+ * A tool call the model made, checked against the tools offered. `arguments`
+ * is the JSON text of the arguments object; `id` is ours (`call_` + random).
+ */
+export interface ToolCall {
+  /** 0, 1, … in the order the calls were made. */
+  index: number
+  id: string
+  name: string
+  arguments: string
+}
+
 export interface Delta {
   role?: 'assistant'
   content?: string
   reasoning_content?: string
+  /** A whole, validated tool call (surfaces split it into their own events). */
+  toolCall?: ToolCall
 }
 
 export interface Usage {
@@ -22,7 +36,7 @@ export interface Usage {
   total_tokens: number
 }
 
-export type FinishReason = 'stop' | 'length'
+export type FinishReason = 'stop' | 'length' | 'tool_calls'
 
 /** Rough token estimate for when the platform gives no counts. */
 function _estimateTokens(text: string): number {

@@ -33,6 +33,7 @@ const _MAP: Record<ErrorCode, { status: number; type: string; code: string }> = 
   E_UNREACHABLE: { status: 502, type: 'upstream_error', code: 'xipu_unreachable' },
   E_STREAM_TRUNCATED: { status: 502, type: 'upstream_error', code: 'stream_truncated' },
   E_STREAM_STALLED: { status: 504, type: 'upstream_error', code: 'stream_stalled' },
+  E_INVALID_OUTPUT: { status: 502, type: 'upstream_error', code: 'invalid_model_output' },
   E_QUEUE_FULL: { status: 429, type: 'rate_limit_error', code: 'queue_full' },
   E_QUEUE_TIMEOUT: { status: 504, type: 'timeout_error', code: 'queue_timeout' },
   E_SHUTTING_DOWN: { status: 503, type: 'server_error', code: 'shutting_down' },

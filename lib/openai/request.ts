@@ -7,6 +7,8 @@ import { z } from 'zod'
 import type { ChatRequest } from '../chat/request.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { XipuError } from '../errors.ts'
+import { buildPrompt } from '../tools/prompt.ts'
+import { readToolOptions, toChatMessages } from './request-tools.ts'
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
 const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) }).passthrough()
@@ -47,13 +49,21 @@ const chatRequest = z
     web_search_options: z.object({}).passthrough().nullish(),
     tools: z.array(z.unknown()).nullish(),
     tool_choice: z.unknown().optional(),
+    parallel_tool_calls: z.boolean().nullish(),
     functions: z.array(z.unknown()).nullish(),
+    function_call: z.unknown().optional(),
     response_format: z.object({ type: z.string() }).passthrough().nullish(),
     logprobs: z.boolean().nullish(),
   })
   .passthrough()
 
 export type ChatRequestBody = z.infer<typeof chatRequest>
+
+/** The internal request, plus what only the chat completions reply needs. */
+export interface OpenAIChatRequest extends ChatRequest {
+  /** The request used the legacy `functions`: the reply carries `function_call`, not `tool_calls`. */
+  legacyFunctions: boolean
+}
 
 function _path(path: PropertyKey[]): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
@@ -69,7 +79,7 @@ function _badRequest(message: string, param: string): XipuError {
  * @example
  * const request = parseChatRequest(await readBody(event))
  */
-export function parseChatRequest(body: unknown): ChatRequest {
+export function parseChatRequest(body: unknown): OpenAIChatRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw _badRequest('The request body must be a JSON object with "model" and "messages".', 'body')
   }
@@ -87,12 +97,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
   }
   const r = parsed.data
   if (r.n != null && r.n > 1) throw _badRequest(`'n' > 1 is not supported: the platform gives one answer per request. Send n: 1 or leave it out.`, 'n')
-  if ((r.tools && r.tools.length > 0) || (r.functions && r.functions.length > 0)) {
-    throw _badRequest(`'tools' are not supported: the platform has no function calling. Leave 'tools' out.`, r.tools ? 'tools' : 'functions')
-  }
-  if (r.response_format && r.response_format.type !== 'text') {
-    throw _badRequest(`'response_format' of type '${r.response_format.type}' is not supported: the platform cannot enforce JSON. Use type 'text' or leave it out.`, 'response_format')
-  }
+  const toolOptions = readToolOptions(r)
   if (r.logprobs) throw _badRequest(`'logprobs' is not supported by the platform. Leave it out.`, 'logprobs')
 
   r.messages.forEach((m, i) => {
@@ -109,8 +114,10 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const online = r.model.endsWith(':online') || r.web_search_options != null
   const upstreamModel = r.model.replace(/:online$/, '')
   if (upstreamModel === '') throw _badRequest(`Invalid value for 'model': name a model before ':online'.`, 'model')
-  const prompt = flattenMessages(r.messages)
-  if (prompt.trim() === '') throw _badRequest(`'messages' hold no text to send.`, 'messages')
+  const messages = toChatMessages(r.messages)
+  if (!messages.some((m) => m.text.trim() !== '' || (m.toolCalls?.length ?? 0) > 0)) throw _badRequest(`'messages' hold no text to send.`, 'messages')
+  const { legacyFunctions, ...tooling } = toolOptions
+  const prompt = buildPrompt(messages, tooling)
 
   const stop = r.stop == null ? [] : (Array.isArray(r.stop) ? r.stop : [r.stop]).filter((s) => s !== '')
   checkStopSequences(Array.isArray(r.stop) ? r.stop : stop, 'stop')
@@ -129,42 +136,23 @@ export function parseChatRequest(body: unknown): ChatRequest {
     thinking: r.reasoning_effort ?? undefined,
     prompt,
     messageCount: r.messages.length,
+    ...tooling,
+    legacyFunctions,
   }
-}
-
-const _ROLE_LABEL: Record<string, string> = {
-  system: 'System',
-  developer: 'System',
-  user: 'User',
-  assistant: 'Assistant',
-  tool: 'Tool',
-  function: 'Tool',
 }
 
 /**
  * Flattens a conversation into one prompt, as the original adapter did: each
- * message as `Role:` and its content, a blank line between. The platform keeps
+ * message as `Role:` and its content, a blank line between; tool calls and
+ * results in the envelope of lib/tools/history.ts. The platform keeps
  * history per session, and the adapter's sessions are fresh, so the whole
  * conversation must travel in the one `text` field.
  *
  * @example
  * flattenMessages([{ role: 'user', content: 'Hi' }]) // 'User:\nHi'
  */
-export function flattenMessages(messages: Array<{ role: string; content?: unknown }>): string {
-  return messages
-    .map((m) => ({ role: _ROLE_LABEL[m.role] ?? 'User', text: _textOf(m.content) }))
-    .filter((m) => m.text.trim() !== '')
-    .map((m) => `${m.role}:\n${m.text}`)
-    .join('\n\n')
-}
-
-function _textOf(content: unknown): string {
-  if (typeof content === 'string') return content
-  if (!Array.isArray(content)) return ''
-  return content
-    .filter((p): p is { type: 'text'; text: string } => !!p && typeof p === 'object' && (p as { type?: unknown }).type === 'text')
-    .map((p) => p.text)
-    .join('\n')
+export function flattenMessages(messages: Array<{ role: string; content?: unknown; [field: string]: unknown }>): string {
+  return buildPrompt(toChatMessages(messages as Array<Record<string, unknown>>))
 }
 
 /** The body schema that validates chat completions, for /openapi.json (lib/api-docs/document.ts). */

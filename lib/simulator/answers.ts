@@ -2,8 +2,10 @@
  * What the simulated models say: deterministic, so tests can assert on it,
  * with a few multibyte characters so that byte-level cuts land inside them.
  * A prompt can carry `[[sim:…]]` directives to ask for faults or long
- * answers; users debugging a client use them too (see README).
+ * answers; users debugging a client use them too (see README). Tool
+ * calls and JSON answers are in tool-answers.ts.
  */
+import { createToolAnswer, reasoningWithCall, TOOL_DIRECTIVE } from './tool-answers.ts'
 
 export interface CatalogEntry {
   value?: string
@@ -111,7 +113,7 @@ export function countTokens(text: string): number {
  */
 export function createAnswer(input: AnswerInput): Answer {
   const directives = readDirectives(input.text)
-  const clean = input.text.replace(DIRECTIVE, '').trim()
+  const clean = input.text.replace(TOOL_DIRECTIVE, '').replace(DIRECTIVE, '').trim()
   const blocks = clean.split(/\n\n(?=[A-Z][a-z]+:\n)/)
   const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
   const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
@@ -128,14 +130,14 @@ export function createAnswer(input: AnswerInput): Answer {
       input.thinking ? `thinking ${input.thinking}` : '',
       input.files.length > 0 ? `${input.files.length} image(s)` : '',
     ].filter(Boolean)
-    text = `Echo from ${input.model}: ${said} | ${extras.join(', ')} | 你好🌏`
+    text = createToolAnswer(input.text, said) ?? `Echo from ${input.model}: ${said} | ${extras.join(', ')} | 你好🌏`
     if (directives.long) text = _longText(directives.long)
   }
   if (input.maxToken > 0 && countTokens(text) > input.maxToken) text = text.slice(0, input.maxToken * 4)
 
   const reasoning =
     isReasoningModel(input.model) || input.thinking
-      ? `Thinking about ${JSON.stringify(said.slice(0, 40))} (${said.length} chars); 思考中…`
+      ? (reasoningWithCall(input.text) ?? `Thinking about ${JSON.stringify(said.slice(0, 40))} (${said.length} chars); 思考中…`)
       : ''
   return { text, reasoning }
 }
