@@ -1,23 +1,17 @@
 /**
  * One answer for the API surfaces that are translations (/v1/responses,
- * /v1/messages): the platform call and the neutral deltas, then one `end`
- * with the finish reason, the usage and the whole answer. The surfaces only
- * reshape these; nothing here knows a wire shape.
+ * /v1/messages): the turn of lib/chat/turn.ts (platform call, tool calls and
+ * structured output, the repair), as neutral deltas, then one `end` with the
+ * finish reason, the usage and the whole answer. The surfaces only reshape
+ * these; nothing here knows a wire shape.
  */
-import { closeOnReturn } from '../close-on-return.ts'
-import { createAnswerMapper, type Delta, type Usage } from '../chat/answer.ts'
+import { openTurn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
 import type { ChatRequest } from '../chat/request.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
-export interface WholeAnswer {
-  content: string
-  reasoning: string
-  toolCalls: Array<{ id: string; name: string; arguments: string }>
-}
+export type WholeAnswer = TurnAnswer
 
-export type AnswerEvent =
-  | { kind: 'delta'; delta: Delta }
-  | { kind: 'end'; finishReason: string; usage: Usage; answer: WholeAnswer; stopSequence?: string }
+export type AnswerEvent = TurnEvent
 
 export interface OpenedAnswer {
   sessionId: number
@@ -34,21 +28,5 @@ export interface OpenedAnswer {
  * for await (const event of events) if (event.kind === 'delta') send(event.delta)
  */
 export async function openAnswer(deps: SurfaceDeps, request: ChatRequest, signal?: AbortSignal): Promise<OpenedAnswer> {
-  const opened = await deps.chat.open(request, signal)
-  async function* run(): AsyncGenerator<AnswerEvent> {
-    const mapper = createAnswerMapper(request)
-    try {
-      for await (const event of opened.events) {
-        for (const delta of mapper.feed(event)) yield { kind: 'delta', delta }
-        if (mapper.isStopped()) break
-      }
-    } finally {
-      // Also when the client left: ends the platform call and releases the session.
-      await opened.events.return(undefined)
-    }
-    const { deltas, finishReason, usage } = mapper.finish()
-    for (const delta of deltas) yield { kind: 'delta', delta }
-    yield { kind: 'end', finishReason, usage, answer: { ...mapper.text(), toolCalls: [] }, stopSequence: mapper.stopSequence() }
-  }
-  return { sessionId: opened.sessionId, events: closeOnReturn(run(), async () => void (await opened.events.return(undefined))) }
+  return openTurn({ chat: deps.chat, repairRetries: deps.settings().repairRetries, log: deps.log }, request, signal)
 }

@@ -35,7 +35,7 @@ export interface TurnAnswer {
 
 export type TurnEvent =
   | { kind: 'delta'; delta: Delta }
-  | { kind: 'end'; finishReason: FinishReason; usage: Usage; answer: TurnAnswer; attempts: number }
+  | { kind: 'end'; finishReason: FinishReason; usage: Usage; answer: TurnAnswer; attempts: number; stopSequence?: string }
 
 export interface Turn {
   /** The session of the first platform call (for the request log). */
@@ -113,7 +113,7 @@ async function* _run(deps: TurnDeps, request: ChatRequest, current: { opened: Op
     if (!shaped?.problem) {
       const final = live ? relayed : answer
       const finishReason: FinishReason = final.toolCalls.length > 0 ? 'tool_calls' : finished.finishReason
-      yield { kind: 'end', finishReason, usage, answer: final, attempts: attempt + 1 }
+      yield { kind: 'end', finishReason, usage, answer: final, attempts: attempt + 1, stopSequence: mapper.stopSequence() }
       return
     }
     const problem = shaped.problem
