@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   E_SESSION_CAP: 'the platform holds 50 sessions already',
   E_UPSTREAM: 'the platform answered with an error',
   E_UNREACHABLE: 'the platform could not be reached',
-  E_STREAM_TRUNCATED: 'the platform stream ended without [DONE]',
+  E_STREAM_TRUNCATED: 'the platform stream ended before the answer was complete',
   E_STREAM_STALLED: 'the platform stream went silent',
   E_INVALID_OUTPUT: "the model's answer failed its checks (tool call or JSON), also after a repair",
   E_QUEUE_FULL: 'too many requests are waiting',

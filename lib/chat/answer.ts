@@ -4,6 +4,8 @@
  * result is used only for what did not stream; `stop` sequences cut the
  * relayed text; usage is counted (or estimated when the platform gives none).
  */
+import type { ConsolaInstance } from 'consola'
+import { XipuError } from '../errors.ts'
 import type { XipuEvent } from '../xipu/events.ts'
 import type { ChatRequest } from './request.ts'
 import { createStopCutter } from './stop-cutter.ts'
@@ -36,7 +38,84 @@ export interface Usage {
   total_tokens: number
 }
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls'
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter'
+
+/** The start of the sentence the school's word filter answers with (the web app shows it for an empty answer too). */
+const FILTER_SENTENCE_START = "unfortunately, i don't have any relevant information regarding this matter"
+/** The backend's whole answer to a prompt it cannot read. */
+const REQUEST_ERR = 'Request Err!'
+// How much of an answer's start is kept to recognise those two.
+const HEAD_CHARS = 200
+
+/**
+ * What a whole answer is, judged by its start, its length and whether any
+ * reasoning came: the word filter's empty answer or canned sentence, the
+ * backend's `Request Err!`, or an answer.
+ *
+ * @example
+ * classifyAnswer('', 0, false) // 'filtered'
+ * classifyAnswer('Request Err!', 12, false) // 'request-error'
+ */
+export function classifyAnswer(head: string, length: number, hadReasoning: boolean): 'filtered' | 'request-error' | 'answer' {
+  const text = head.trim()
+  if (text === '' && !hadReasoning && head.length === length) return 'filtered'
+  if (text === REQUEST_ERR && head.length === length) return 'request-error'
+  if (text.replace(/[‘’]/g, "'").toLowerCase().startsWith(FILTER_SENTENCE_START)) return 'filtered'
+  return 'answer'
+}
+
+/**
+ * Screens the platform's events for the answers that are not answers, for
+ * every API surface at once: `Request Err!` as the whole answer becomes a 502
+ * `E_UPSTREAM` (its pieces are held back while the answer could still be
+ * exactly that: at most 12 characters), and the word filter is logged (the
+ * finish reason `content_filter` is the mapper's).
+ *
+ * @example
+ * const screened = screenAnswer(events, log)
+ */
+export async function* screenAnswer(events: AsyncGenerator<XipuEvent>, log?: ConsolaInstance): AsyncGenerator<XipuEvent> {
+  const held: XipuEvent[] = []
+  let holding = true
+  let streamed = false
+  let head = ''
+  let length = 0
+  let reasoning = false
+  let resultText: string | undefined
+  for await (const event of events) {
+    if (event.kind === 'reasoning') {
+      reasoning = true
+      // Reasoning is never held: a model that thinks is no `Request Err!`.
+      if (held.length > 0) holding = false
+    } else if (event.kind === 'content') {
+      streamed = true
+      length += event.text.length
+      if (head.length < HEAD_CHARS) head += event.text.slice(0, HEAD_CHARS - head.length)
+      if (holding && !REQUEST_ERR.startsWith(head.trim())) holding = false
+    } else {
+      resultText = event.aiText ?? ''
+      if (!streamed) {
+        head = resultText.slice(0, HEAD_CHARS)
+        length = resultText.length
+        if (holding && !REQUEST_ERR.startsWith(head.trim())) holding = false
+      }
+    }
+    if (holding && event.kind !== 'reasoning') {
+      held.push(event)
+      continue
+    }
+    if (held.length > 0) yield* held.splice(0)
+    yield event
+  }
+  const kind = classifyAnswer(head, length, reasoning)
+  if (kind === 'request-error') {
+    throw new XipuError('E_UPSTREAM', `The platform answered "${REQUEST_ERR}": it could not read the prompt. Try plainer text (no raw file paths or markup).`)
+  }
+  if (kind === 'filtered') {
+    log?.warn(`The platform filtered the prompt (the school's word filter: ${length === 0 ? 'an empty answer' : 'its canned sentence'}); the client gets finish_reason "content_filter".`)
+  }
+  yield* held
+}
 
 /** Rough token estimate for when the platform gives no counts. */
 function _estimateTokens(text: string): number {
@@ -64,8 +143,13 @@ export function createAnswerMapper(request: ChatRequest) {
   let stopped = false
   let stopSequence: string | undefined
   let result: Extract<XipuEvent, { kind: 'result' }> | undefined
+  // The start and length of what the platform said, before any stop sequence cut it (classifyAnswer).
+  let head = ''
+  let length = 0
 
   function _content(text: string): Delta[] {
+    length += text.length
+    if (head.length < HEAD_CHARS) head += text.slice(0, HEAD_CHARS - head.length)
     if (stopped) return []
     const cut = cutter.push(text)
     stopped = cut.stopped
@@ -106,7 +190,9 @@ export function createAnswerMapper(request: ChatRequest) {
       content += rest
       const prompt = result?.promptTokens ?? _estimateTokens(request.prompt)
       const completion = result?.completionTokens ?? _estimateTokens(content) + _estimateTokens(reasoning)
-      const finishReason: FinishReason = !stopped && request.maxTokens > 0 && completion >= request.maxTokens ? 'length' : 'stop'
+      // The word filter's empty answer or canned sentence (its text kept) is no normal end: OpenAI's content_filter says so.
+      const filtered = !stopped && classifyAnswer(head, length, reasoning !== '') === 'filtered'
+      const finishReason: FinishReason = filtered ? 'content_filter' : !stopped && request.maxTokens > 0 && completion >= request.maxTokens ? 'length' : 'stop'
       return {
         deltas: rest ? [{ content: rest }] : [],
         finishReason,

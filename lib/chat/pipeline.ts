@@ -6,6 +6,7 @@
 import type { ConsolaInstance } from 'consola'
 import { closeOnReturn } from '../close-on-return.ts'
 import { isXipuError } from '../errors.ts'
+import { screenAnswer } from './answer.ts'
 import type { ChatRequest } from './request.ts'
 import type { SessionManager } from '../sessions/manager.ts'
 import type { XipuEvent } from '../xipu/events.ts'
@@ -69,7 +70,9 @@ export function createChatPipeline(deps: ChatDeps) {
             { sessionId: session.id, text: request.prompt, online: request.online, thinking: request.thinking },
             { signal },
           )
-          return { sessionId: session.id, events: _releasing(events, session.id) }
+          // Screened for the answers that are not answers (Request Err!, the word filter), for every surface.
+          const screened = closeOnReturn(screenAnswer(events, deps.log), async () => void (await events.return(undefined)))
+          return { sessionId: session.id, events: _releasing(screened, session.id) }
         } catch (error) {
           if (session !== undefined) void deps.sessions.release(session.id)
           // A ready session can vanish (deleted in the web app): retry once with a fresh one.

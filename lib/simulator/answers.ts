@@ -63,7 +63,29 @@ export interface Directives {
   refuse?: boolean
   /** Send only the final object event, no pieces. */
   noPieces?: boolean
+  /** End the stream after the result event, without `[DONE]` (the real platform may). */
+  noDone?: boolean
+  /** Answer `Request Err!`, as the backend does for a prompt it cannot read. */
+  requestErr?: boolean
+  /** The word filter's reply, when the prompt holds a banned word (default: the simulator's `wordFilter`). */
+  filter?: WordFilterReply
 }
+
+/**
+ * The school's word filter (the original adapter's list): a prompt holding
+ * one of these gets no answer from the model, only the filter's reply.
+ */
+export const BANNED_WORDS = ['虐待', '色情', '情色', '换妻', '方法论', '性交', '性交易', '高潮', '生殖器', '三级']
+
+/** The sentence the web app shows for a filtered prompt; the platform sometimes sends it as the answer. */
+export const FILTER_SENTENCE =
+  "Unfortunately, I don't have any relevant information regarding this matter. However. Please feel free to ask me other questions, and I'll do my best to help."
+
+/**
+ * How the filter answers: `empty` a well-formed stream with an empty result,
+ * `canned` the sentence above as the answer, `empty-body` a 200 with no event at all.
+ */
+export type WordFilterReply = 'empty' | 'canned' | 'empty-body'
 
 const DIRECTIVE = /\[\[sim:([a-z-]+)(?:=(\d+))?\]\]/g
 
@@ -79,6 +101,11 @@ export function readDirectives(text: string): Directives {
     else if (name === 'slow') out.slow = n
     else if (name === 'refuse') out.refuse = true
     else if (name === 'no-pieces') out.noPieces = true
+    else if (name === 'no-done') out.noDone = true
+    else if (name === 'request-err') out.requestErr = true
+    else if (name === 'filter-empty') out.filter = 'empty'
+    else if (name === 'filter-canned') out.filter = 'canned'
+    else if (name === 'filter-empty-body') out.filter = 'empty-body'
   }
   return out
 }
@@ -92,11 +119,15 @@ export interface AnswerInput {
   thinking?: string
   maxToken: number
   files: string[]
+  /** How the word filter answers a banned word (default `empty`). */
+  wordFilter?: WordFilterReply
 }
 
 export interface Answer {
   text: string
   reasoning: string
+  /** Set when the word filter answered instead of the model: how. */
+  filtered?: WordFilterReply
 }
 
 /** Rough token count, as the simulator reports it: one token per four UTF-16 units. */
@@ -118,6 +149,13 @@ export function createAnswer(input: AnswerInput): Answer {
   const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
   const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
   const turns = blocks.filter((b) => b.startsWith('User:\n')).length
+
+  // The filter reads the whole prompt, directives aside, before any model sees it.
+  if (BANNED_WORDS.some((word) => clean.includes(word))) {
+    const filtered = directives.filter ?? input.wordFilter ?? 'empty'
+    return { text: filtered === 'canned' ? FILTER_SENTENCE : '', reasoning: '', filtered }
+  }
+  if (directives.requestErr) return { text: 'Request Err!', reasoning: '' }
 
   let text: string
   if (directives.refuse) {

@@ -132,7 +132,7 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
 
     const text = body.text
     const historyTurns = Math.min(session.contextCount, session.history.length)
-    const answer = createAnswer({ model: session.model, text, historyTurns, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files })
+    const answer = createAnswer({ model: session.model, text, historyTurns, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files, wordFilter: state.options.wordFilter })
     state.streamsOpen++
     let closed = false
     const close = () => {

@@ -60,6 +60,8 @@ export function planEvents(plan: StreamPlan): { events: string[]; stall: boolean
   const random = createRandom(plan.seed)
   const id = randomUUID()
   const { directives, answer } = plan
+  // The word filter's bare 200: the stream ends at once, with no event at all.
+  if (answer.filtered === 'empty-body') return { events: [], stall: false, complete: true }
   const pieces = directives.noPieces
     ? []
     : [
@@ -85,7 +87,7 @@ export function planEvents(plan: StreamPlan): { events: string[]; stall: boolean
     },
     code: 0,
   }
-  const ending = [plan.ending?.result === false ? '' : _event(result), plan.ending?.done === false ? '' : _event('[DONE]')].filter(Boolean)
+  const ending = [plan.ending?.result === false ? '' : _event(result), plan.ending?.done === false || directives.noDone ? '' : _event('[DONE]')].filter(Boolean)
   return { events: [...pieces, ...ending], stall: false, complete: true }
 }
 

@@ -4,6 +4,7 @@
  * received (tests and users debugging a client read it).
  */
 import { createHash } from 'node:crypto'
+import type { WordFilterReply } from './answers.ts'
 import { createTokenIssuer } from './tokens.ts'
 
 export interface SimulatorOptions {
@@ -42,6 +43,12 @@ export interface SimulatorOptions {
    * a platform that stopped sending either is what the doctor must catch.
    */
   streamEnding?: { result?: boolean; done?: boolean }
+  /**
+   * How the word filter answers a prompt with a banned word (`BANNED_WORDS`):
+   * `empty` (default) an empty answer, `canned` the web app's "Unfortunately, I
+   * don't have any relevant information…" sentence, `empty-body` a 200 with no event.
+   */
+  wordFilter?: WordFilterReply
   /**
    * Whether `saveSession` takes `contextCount` (not confirmed on the real
    * platform): `always` (default), `update-only` (a create keeps the web
@@ -122,6 +129,7 @@ export function createSimulatorState(options: SimulatorOptions = {}) {
     catalog: options.catalog,
     streamEnding: { result: options.streamEnding?.result ?? true, done: options.streamEnding?.done ?? true },
     contextCount: options.contextCount ?? 'always',
+    wordFilter: options.wordFilter ?? ('empty' as WordFilterReply),
   }
   const tokens = createTokenIssuer({ ttlMs: resolved.tokenTtlMs })
   const sessions = new Map<number, SimSession>()

@@ -38,10 +38,20 @@ export async function readJsonBody(stream: Readable | undefined): Promise<{ code
   }
 }
 
+// After the result event nothing more is needed: a platform that keeps the
+// connection open without [DONE] is let go after this much silence.
+const AFTER_RESULT_GRACE_MS = 2000
+
 /**
  * The platform's SSE as events. Plain Node stream reading, one idle timer per
  * stream and eventsource-parser's callback API keep the garbage per chunk low:
  * with 100 streams at once, web streams and a timer per read grew the heap.
+ *
+ * How a stream may end (the protocol document): `data: [DONE]` is optional.
+ * The answer is complete once the `type: "object"` result event came, or
+ * `[DONE]`, or both; a stream that ends or breaks with neither is truncated.
+ * A stream that ends cleanly before any event at all is the word filter's
+ * empty 200: it yields nothing, and lib/chat/answer.ts reports the filter.
  */
 export async function* readEvents(body: Readable, close: () => void, idleTimeoutMs: number, clientSignal?: AbortSignal, onRaw?: (data: string) => void): AsyncGenerator<XipuEvent> {
   const received: string[] = []
@@ -55,6 +65,9 @@ export async function* readEvents(body: Readable, close: () => void, idleTimeout
     body.destroy(new XipuError('E_STREAM_STALLED', `The platform stream was silent for ${Math.round(idleTimeoutMs / 1000)} s (XIPU_IDLE_TIMEOUT_MS) and was ended.`))
   }, idleTimeoutMs)
   let sawDone = false
+  let sawResult = false
+  let sawData = false
+  let grace: NodeJS.Timeout | undefined
   try {
     try {
       read: for await (const chunk of body) {
@@ -62,25 +75,33 @@ export async function* readEvents(body: Readable, close: () => void, idleTimeout
         parser.feed(decoder.decode(chunk as Buffer, { stream: true }))
         for (let i = 0; i < received.length; i++) {
           onRaw?.(received[i]!)
+          sawData = true
           if (received[i]!.trim() === '[DONE]') {
             sawDone = true
             break read
           }
           const event = parseXipuEvent(received[i]!)
+          if (event?.kind === 'result') sawResult = true
           if (event) yield event
         }
         received.length = 0
         waiting = true
         idle.refresh()
+        if (sawResult) grace = grace ? grace.refresh() : setTimeout(() => body.destroy(), Math.min(AFTER_RESULT_GRACE_MS, idleTimeoutMs))
       }
     } catch (error) {
       if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
+      // The whole answer is in: a connection that breaks or idles after it loses nothing. An error event still counts.
+      if (sawResult && !isXipuError(error, 'E_UPSTREAM')) return
       if (isXipuError(error)) throw error
       throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
     }
-    if (!sawDone) throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE]: the answer is incomplete.')
+    if (!sawDone && !sawResult && sawData) {
+      throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE] and without its result event: the answer is incomplete.')
+    }
   } finally {
     clearTimeout(idle)
+    clearTimeout(grace)
     close()
   }
 }
