@@ -115,6 +115,11 @@ describe('the word filter', () => {
     const client = new Anthropic({ baseURL: stack.adapter.url, apiKey: 'unused', maxRetries: 0 })
     const message = await client.messages.create({ model: 'gpt-4.1', max_tokens: 100, messages: [{ role: 'user', content: BANNED }] })
     assert.equal(message.stop_reason, 'refusal')
+    // Asked for JSON: the filter's sentence is not asked for again (it would answer the same), it is content_filter.
+    const since = stack.calls({ endpoint: 'completions' }).length
+    const json = await stack.openai.chat.completions.create({ model: 'gpt-4.1', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: `${BANNED} as JSON` }] })
+    assert.equal(json.choices[0]!.finish_reason, 'content_filter')
+    assert.equal(stack.calls({ endpoint: 'completions' }).length - since, 1, 'the filtered answer was repaired')
     const cut = await stack.openai.chat.completions.create({ model: 'gpt-4.1', stop: ['Echo'], messages: [{ role: 'user', content: 'cut at once' }] })
     assert.equal(cut.choices[0]!.message.content, '')
     assert.equal(cut.choices[0]!.finish_reason, 'stop')

@@ -110,7 +110,8 @@ async function* _run(deps: TurnDeps, request: ChatRequest, current: { opened: Op
     relayed.content += answer.content
     relayed.reasoning += answer.reasoning
     relayed.toolCalls.push(...answer.toolCalls)
-    if (!shaped?.problem) {
+    // The word filter answers the same prompt the same way: no repair, the client is told content_filter.
+    if (!shaped?.problem || finished.finishReason === 'content_filter') {
       const final = live ? relayed : answer
       const finishReason: FinishReason = final.toolCalls.length > 0 ? 'tool_calls' : finished.finishReason
       yield { kind: 'end', finishReason, usage, answer: final, attempts: attempt + 1, stopSequence: mapper.stopSequence() }
