@@ -197,6 +197,58 @@ describe('messages.stream', () => {
   })
 })
 
+describe('tools', () => {
+  const tools = [{ name: 'get_weather', description: 'The weather in a city', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] } }]
+
+  test('a tool_use round trip: tool_use block and stop_reason tool_use, then a tool_result answered', async () => {
+    const question = { role: 'user' as const, content: 'What is the weather in Suzhou?' }
+    const first = await client.messages.create({ model: 'gpt-4.1', max_tokens: 1000, tools, messages: [question] })
+    assert.equal(first.stop_reason, 'tool_use')
+    const use = first.content.find((b) => b.type === 'tool_use')
+    assert.ok(use && use.type === 'tool_use')
+    assert.equal(use.name, 'get_weather')
+    assert.deepEqual(use.input, { city: 'Suzhou' })
+
+    const second = await client.messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 1000,
+      tools,
+      messages: [question, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: [{ type: 'text', text: 'Sunny' }] }] }],
+    })
+    assert.equal(second.stop_reason, 'end_turn')
+    assert.deepEqual(second.content, [{ type: 'text', text: 'From the tools: get_weather → Sunny | 你好🌏' }])
+  })
+
+  test('a tool_result with is_error reaches the model as an error', async () => {
+    const since = stack.sim.state.calls.length
+    await client.messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 1000,
+      tools,
+      messages: [
+        { role: 'user', content: 'What is the weather in Suzhou?' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Suzhou' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'city unknown', is_error: true }] },
+      ],
+    })
+    assert.match((stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text, /Error: city unknown/)
+  })
+
+  test('streamed: input_json_delta builds the tool_use input; finalMessage() holds it', async () => {
+    const stream = client.messages.stream({ model: 'gpt-4.1', max_tokens: 1000, tools, tool_choice: { type: 'any' }, messages: [{ role: 'user', content: 'What is the weather in Suzhou?' }] })
+    const deltas: string[] = []
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'content_block_delta') deltas.push(event.delta.type)
+    })
+    const final = await stream.finalMessage()
+    assert.equal(final.stop_reason, 'tool_use')
+    const use = final.content.find((b) => b.type === 'tool_use')
+    assert.ok(use && use.type === 'tool_use')
+    assert.deepEqual(use.input, { city: 'Suzhou' })
+    assert.ok(deltas.includes('input_json_delta'))
+  })
+})
+
 describe('count_tokens', () => {
   test('answers {input_tokens}: the same estimate usage reports, without calling the platform', async () => {
     const body = { model: 'claude-sonnet-4-5', system: 'You are terse.', messages: [{ role: 'user' as const, content: 'How many tokens is this?' }] }

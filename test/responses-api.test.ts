@@ -255,3 +255,65 @@ describe('bad input: a 400 that names the parameter, before anything reaches the
     assert.equal(((await response.json()) as { object: string }).object, 'response')
   })
 })
+
+describe('tools and structured output (the same tool layer as chat completions)', () => {
+  const tools = [
+    {
+      type: 'function' as const,
+      name: 'get_weather',
+      description: 'The weather in a city',
+      strict: true,
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+    },
+  ]
+
+  test('a function-call round trip: function_call item, then function_call_output chained with previous_response_id', async () => {
+    const first = await stack.openai.responses.create({ model: 'gpt-4.1', input: 'What is the weather in Suzhou?', tools })
+    assert.equal(first.status, 'completed')
+    assert.equal(first.output.length, 1, 'an answer of calls needs no message')
+    const call = first.output[0]!
+    assert.ok(call.type === 'function_call')
+    assert.equal(call.name, 'get_weather')
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Suzhou' })
+    assert.match(call.call_id, /\S/)
+
+    const since = stack.sim.state.calls.length
+    const second = await stack.openai.responses.create({ model: 'gpt-4.1', tools, previous_response_id: first.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: 'Sunny, 25°C' }] })
+    assert.equal(second.output_text, 'From the tools: get_weather → Sunny, 25°C | 你好🌏')
+    const sent = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
+    assert.match(sent, /What is the weather in Suzhou\?/, 'the kept conversation travelled along')
+  })
+
+  test('the same round trip with the whole history in input, as Codex sends it', async () => {
+    const input: Array<Record<string, unknown>> = [{ role: 'user', content: 'What is the weather in Paris?' }]
+    const first = await stack.openai.responses.create({ model: 'gpt-4.1', input: input as never, tools, store: false })
+    const call = first.output.find((item) => item.type === 'function_call')!
+    assert.ok(call.type === 'function_call')
+    const second = await stack.openai.responses.create({ model: 'gpt-4.1', tools, store: false, input: [...input, ...first.output, { type: 'function_call_output', call_id: call.call_id, output: 'Rain' }] as never })
+    assert.equal(second.output_text, 'From the tools: get_weather → Rain | 你好🌏')
+  })
+
+  test('streamed: the function_call item with function_call_arguments.delta and .done; finalResponse() holds the call', async () => {
+    const stream = stack.openai.responses.stream({ model: 'gpt-4.1', input: 'What is the weather in Suzhou?', tools })
+    const types: string[] = []
+    for await (const event of stream) types.push(event.type)
+    const final = await stream.finalResponse()
+    const call = final.output.find((item) => item.type === 'function_call')
+    assert.ok(call && call.type === 'function_call')
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Suzhou' })
+    for (const type of ['response.output_item.added', 'response.function_call_arguments.delta', 'response.function_call_arguments.done', 'response.output_item.done']) assert.ok(types.includes(type), type)
+    assert.equal(types.at(-1), 'response.completed')
+  })
+
+  test('text.format json_schema: the answer is JSON that fits the schema', async () => {
+    const reply = await stack.openai.responses.create({
+      model: 'gpt-4.1',
+      input: 'Make up a person',
+      text: { format: { type: 'json_schema', name: 'person', strict: true, schema: { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false } } },
+    })
+    const person = JSON.parse(reply.output_text) as { name: unknown; age: unknown }
+    assert.equal(typeof person.name, 'string')
+    assert.ok(Number.isInteger(person.age))
+    assert.deepEqual(reply.text?.format?.type, 'json_schema')
+  })
+})
