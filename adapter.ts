@@ -31,6 +31,6 @@ runScript({
     }
     const only = flags.json ? '--json' : flags.login ? '--login' : flags.model !== undefined ? '--model' : undefined
     if (only) throw usageError(`${only} goes with --check.`)
-    await serveUntilStopped({ simulate: flags.simulate, keepalive: flags.keepalive, log })
+    return serveUntilStopped({ simulate: flags.simulate, keepalive: flags.keepalive, log })
   },
 })

@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import type { ConsolaInstance } from 'consola'
 import { waitForStopSignal } from '../cli.ts'
 import { formatBanner, formatTryIt } from './banner.ts'
+import { needsFirstRun, runFirstRun } from './first-run.ts'
+import { loadSettings } from '../settings.ts'
 import { startAdapter } from './start.ts'
 
 // Running requests get this long to finish on Ctrl-C before their sessions are deleted anyway.
@@ -23,13 +25,16 @@ export interface ServeOptions {
 }
 
 /**
- * Serves until the process is told to stop; resolves once everything is closed.
+ * Serves until the process is told to stop; resolves with the exit code once
+ * everything is closed (1 when a first run was cancelled before serving).
  *
  * @example
  * await serveUntilStopped({ simulate: true, log })
  */
-export async function serveUntilStopped(options: ServeOptions): Promise<void> {
+export async function serveUntilStopped(options: ServeOptions): Promise<number> {
   const { log } = options
+  // First run on a terminal: ask for the login and log in here, as run.bat did.
+  if (!options.simulate && needsFirstRun(loadSettings()) && !(await runFirstRun({ log }))) return 1
   const demo = options.simulate ? await _startDemoPlatform(log) : undefined
   const adapter = await startAdapter({ overrides: demo?.overrides, heal: true, keepalive: options.keepalive })
   const { models, source } = await adapter.models.list()
@@ -40,6 +45,7 @@ export async function serveUntilStopped(options: ServeOptions): Promise<void> {
   log.info(`${signal}: finishing running requests (up to ${SHUTDOWN_GRACE_MS / 1000} s), deleting their sessions, then exiting.`)
   await adapter.close(SHUTDOWN_GRACE_MS)
   await demo?.simulator.close()
+  return 0
 }
 
 /** The demo's platform: a simulator with one web chat of "yours" (never deleted) and a throwaway state folder. */

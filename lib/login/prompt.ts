@@ -12,7 +12,7 @@ import { saveCredentials } from './credentials.ts'
  * @example
  * if (!(await askForCredentials(envFile, savedUsername))) return 1
  */
-export async function askForCredentials(envFile: string, initialUsername?: string): Promise<boolean> {
+export async function askForCredentials(envFile: string, initialUsername?: string, options: { next?: string } = {}): Promise<boolean> {
   intro('XIPU AI: your XJTLU login')
   const username = await text({
     message: 'XJTLU username',
@@ -28,7 +28,7 @@ export async function askForCredentials(envFile: string, initialUsername?: strin
   })
   if (isCancel(secret)) return _cancelled()
   saveCredentials(envFile, { username, password: secret })
-  outro(`Saved to ${envFile}. Next: npx tsx auth.ts`)
+  outro(`Saved to ${envFile}. Next: ${options.next ?? 'npx tsx auth.ts'}`)
   return true
 }
 
