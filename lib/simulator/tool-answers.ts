@@ -100,7 +100,7 @@ function _envelope(name: string, args: string, styles: Set<string>): string {
   const key = styles.has('parameters') ? 'parameters' : 'arguments'
   let json = `{"name": "${name}", "${key}": ${argsText}}`
   if (styles.has('trailing-comma')) json = json.replace(/\}$/, ',}')
-  if (styles.has('broken')) json = `${name}(${args})`
+  if (styles.has('broken')) json = `call ${name} with ${args}`
   if (styles.has('fenced-inside')) json = '```json\n' + json + '\n```'
   return `<tool_call>\n${json}\n</tool_call>`
 }
