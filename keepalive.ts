@@ -30,9 +30,10 @@ runScript({
         keepalive.close()
       }
     }
+    const stopSignal = waitForStopSignal()
     keepalive.jobs.start({ forceLogin: flags['force-login'] })
     log.info(`Keepalive running as process ${process.pid} for ${keepalive.envFile}. Ctrl-C stops it.`)
-    const signal = await waitForStopSignal()
+    const signal = await stopSignal
     keepalive.close()
     log.info(`${signal}: keepalive stopped.`)
     return 0

@@ -15,9 +15,10 @@ runScript({
   async main({ flags, log }) {
     const options = parseSimulatorFlags(flags)
     const sim = await startSimulator({ ...options, seedWebChats: ['My own web chat (never deleted)'] })
+    const stopSignal = waitForStopSignal()
     log.box(formatSimulatorBanner(sim, options))
     console.log(formatSimulatorEnv(sim))
-    await waitForStopSignal()
+    await stopSignal
     await sim.close()
   },
 })

@@ -1,7 +1,7 @@
 /**
- * Failures, as a client sees them: bad input gets a 4xx in OpenAI's error
- * shape and never reaches the platform; a truncated stream and an error event
- * are errors, never a finished answer; an expired token is a 401 that says
+ * Failures, as a client sees them (bad input has its own file,
+ * bad-input.test.ts): a truncated stream and an error event are errors,
+ * never a finished answer; an expired token is a 401 that says
  * how to log in again; a new token written into `.env` is used at once.
  */
 import assert from 'node:assert/strict'
@@ -17,7 +17,14 @@ before(async () => {
   stack = await startStack({ gapMs: 120, overrides: { XIPU_BODY_LIMIT: '4096' } })
 })
 after(async () => {
-  await stack?.close()
+  // Checked after every test of the file, so that it cannot pass by running alone.
+  try {
+    assert.equal(stack.sim.state.rateLimited, 0, 'no 429 from the platform')
+    const names = [...stack.sim.state.sessions.values()].map((s) => s.name).sort()
+    assert.deepEqual(names, [...stack.webChats].sort(), 'the seeded web chats are all still there, and nothing else')
+  } finally {
+    await stack?.close()
+  }
 })
 
 /** Asserts OpenAI's error shape exactly: `{"error":{"message","type","param","code"}}`. */
@@ -38,83 +45,6 @@ function assertOpenAIError(body: unknown, expect: { param?: string | null; code?
 }
 
 const ok = [{ role: 'user', content: 'hi' }]
-
-describe('bad input', () => {
-  const cases: Array<{ name: string; body: unknown; status?: number; param?: string }> = [
-    { name: 'an empty body', body: '', param: 'body' },
-    { name: 'a body that is not JSON', body: '{"model": "gpt-4.1", ', param: 'body' },
-    { name: 'a JSON array', body: '[1,2]', param: 'body' },
-    { name: 'a JSON string', body: '"hello"', param: 'body' },
-    { name: 'no model', body: { messages: ok }, param: 'model' },
-    { name: 'an empty model', body: { model: '', messages: ok }, param: 'model' },
-    { name: 'a model that is a number', body: { model: 4, messages: ok }, param: 'model' },
-    { name: 'only the :online suffix as model', body: { model: ':online', messages: ok }, param: 'model' },
-    { name: 'no messages', body: { model: 'gpt-4.1' }, param: 'messages' },
-    { name: 'empty messages', body: { model: 'gpt-4.1', messages: [] }, param: 'messages' },
-    { name: 'messages that are a string', body: { model: 'gpt-4.1', messages: 'hi' }, param: 'messages' },
-    { name: 'an unknown role', body: { model: 'gpt-4.1', messages: [{ role: 'wizard', content: 'hi' }] }, param: 'messages[0].role' },
-    { name: 'messages with no text', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: '   ' }, { role: 'assistant', content: null }] }, param: 'messages' },
-    { name: 'temperature above 2', body: { model: 'gpt-4.1', messages: ok, temperature: 3 }, param: 'temperature' },
-    { name: 'temperature as a string', body: { model: 'gpt-4.1', messages: ok, temperature: 'hot' }, param: 'temperature' },
-    { name: 'stream as a string', body: { model: 'gpt-4.1', messages: ok, stream: 'yes' }, param: 'stream' },
-    { name: 'max_tokens of 0', body: { model: 'gpt-4.1', messages: ok, max_tokens: 0 }, param: 'max_tokens' },
-    { name: 'n of 2', body: { model: 'gpt-4.1', messages: ok, n: 2 }, param: 'n' },
-    { name: 'five stop sequences', body: { model: 'gpt-4.1', messages: ok, stop: ['a', 'b', 'c', 'd', 'e'] }, param: 'stop' },
-    { name: 'an unknown reasoning_effort', body: { model: 'gpt-4.1', messages: ok, reasoning_effort: 'extreme' }, param: 'reasoning_effort' },
-    { name: 'a tool that is not a function', body: { model: 'gpt-4.1', messages: ok, tools: [{ type: 'web_search' }] }, param: 'tools[0].type' },
-    { name: 'an unknown response_format', body: { model: 'gpt-4.1', messages: ok, response_format: { type: 'yaml' } }, param: 'response_format.type' },
-    { name: 'logprobs', body: { model: 'gpt-4.1', messages: ok, logprobs: true }, param: 'logprobs' },
-    {
-      name: 'an image part',
-      body: { model: 'gpt-4.1', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] },
-      param: 'messages[0].content[0]',
-    },
-    { name: 'an audio part', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }, param: 'messages[0].content[0]' },
-    { name: 'a body over XIPU_BODY_LIMIT', body: { model: 'gpt-4.1', messages: [{ role: 'user', content: 'x'.repeat(8000) }] }, status: 413 },
-  ]
-
-  for (const c of cases) {
-    test(`${c.name} → ${c.status ?? 400} in OpenAI's shape, and no platform session`, async () => {
-      const since = stack.sim.state.calls.length
-      for (const stream of [false, true]) {
-        const body = typeof c.body === 'object' && c.body !== null && !Array.isArray(c.body) ? { ...c.body, ...(stream ? { stream: (c.body as { stream?: unknown }).stream ?? true } : {}) } : c.body
-        const response = await stack.postChat(body)
-        assert.equal(response.status, c.status ?? 400)
-        assert.match(response.headers.get('content-type') ?? '', /application\/json/)
-        const error = assertOpenAIError(await response.json(), c.param ? { param: c.param, type: 'invalid_request_error' } : {})
-        assert.doesNotMatch(error.message, /at .*\.ts:\d+/, 'no stack trace')
-      }
-      assert.deepEqual(stack.calls({ since }).filter((call) => call.endpoint === 'saveSession' || call.endpoint === 'completions'), [])
-    })
-  }
-
-  test('the SDK surfaces a 400 as BadRequestError with the param', async () => {
-    const since = stack.sim.state.calls.length
-    await assert.rejects(
-      stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok as never, temperature: 9 }),
-      (error: unknown) => {
-        assert.ok(error instanceof OpenAI.BadRequestError)
-        assert.equal(error.status, 400)
-        assert.equal(error.param, 'temperature')
-        assert.equal(error.type, 'invalid_request_error')
-        return true
-      },
-    )
-    assert.equal(stack.calls({ since }).length, 0, 'the platform was not called at all')
-  })
-
-  test('an unknown route is a 404 in OpenAI\'s shape', async () => {
-    const response = await fetch(`${stack.adapter.baseURL}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-    assert.equal(response.status, 404)
-    assertOpenAIError(await response.json())
-  })
-
-  test('GET on the completions route is a 4xx in OpenAI\'s shape', async () => {
-    const response = await fetch(`${stack.adapter.baseURL}/chat/completions`)
-    assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`)
-    assertOpenAIError(await response.json())
-  })
-})
 
 describe('failures of the platform', () => {
   test('a truncated stream (no [DONE]) is a 502 for a non-streaming request, never a finished answer', async () => {
@@ -249,13 +179,5 @@ describe('credentials', () => {
     assert.ok(calls.length >= 3)
     assert.ok(calls.every((c) => c.headers['jm-token'] === renewed.jmToken && c.headers['sdp-app-session'] === renewed.sdpSession))
     assert.ok(calls.every((c) => c.status === 200))
-  })
-})
-
-describe('afterwards', () => {
-  test('no 429 from the platform, and the seeded web chats are all still there', () => {
-    assert.equal(stack.sim.state.rateLimited, 0)
-    const names = [...stack.sim.state.sessions.values()].map((s) => s.name).sort()
-    assert.deepEqual(names, [...stack.webChats].sort())
   })
 })

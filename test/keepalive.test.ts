@@ -1,30 +1,24 @@
 /**
- * The keepalive, against the simulator with short token lifetimes: renewal
- * before expiry (real Chromium through the simulated SSO) while a running
- * adapter keeps serving, orphan sweeps that spare the user's web chats, one
- * keepalive per .env, backoff after failed logins, 429s retried later, and
- * warm reads that wait for the adapter to be idle.
+ * The keepalive's other duties, against the simulator: one keepalive per
+ * .env (locks), orphan sweeps that spare the user's web chats, 429s retried
+ * later, and warm reads that wait for the adapter to be idle.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import { startAdapter } from '../lib/adapter/start.ts'
-import { updateEnvFile } from '../lib/env-file.ts'
 import { journalDir } from '../lib/sessions/journal.ts'
-import { getTokenLifetime } from '../lib/jwt.ts'
-import { createKeepaliveClient, createKeepaliveJobs, keepaliveLockFile, type KeepaliveTiming } from '../lib/keepalive/jobs.ts'
+import { keepaliveLockFile } from '../lib/keepalive/jobs.ts'
 import { readLockOwner, tryAcquireLock } from '../lib/lock.ts'
-import { createReauth } from '../lib/login/reauth.ts'
 import { createSessionName } from '../lib/sessions/names.ts'
-import { createSettingsStore } from '../lib/settings.ts'
-import { planRenewal } from '../lib/keepalive/renewal.ts'
-import { askAdapter, createCapturingLogger, PASSWORD, startAccount } from './support/account.ts'
+import { askAdapter, createCapturingLogger, startAccount } from './support/account.ts'
 import { WEB_CHATS } from './support/platform.ts'
-import { runScript, spawnScript, type SpawnedScript } from './support/processes.ts'
+import { runScript, spawnScript } from './support/processes.ts'
 import { waitFor } from './support/wait-for.ts'
+import { startKeepaliveJobs, stopGracefully } from './support/keepalive.ts'
 
 const SESSION_FIELDS = { model: 'gpt-4.1', temperature: 0.7, maxToken: 0, presencePenalty: 0, frequencyPenalty: 0, contextCount: 4 }
 
@@ -34,92 +28,6 @@ async function deadPid(): Promise<number> {
   await new Promise((resolve) => child.on('exit', resolve))
   return child.pid!
 }
-
-test('renewal is due a margin before expiry, but never later than half-way through a short token\'s life', async (t) => {
-  const account = await startAccount(t)
-  const iat = Date.now()
-  const fourHours = account.sim.issueCredentials('demo', 4 * 3600_000).jmToken
-  const exp = getTokenLifetime(fourHours).expiresAt!.getTime()
-  const margin = 10 * 60_000
-  const plan = planRenewal(fourHours, margin, { now: iat })
-  assert.equal(plan.due, false)
-  assert.equal(!plan.due && plan.at, exp - margin)
-  assert.deepEqual(planRenewal(fourHours, margin, { now: exp - margin + 1000 }), { due: true, reason: 'JM_TOKEN expires in 9m 59s', expired: false })
-  assert.equal(planRenewal(fourHours, margin, { now: exp + 61_000 }).reason, 'JM_TOKEN expired 1m 01s ago')
-
-  // A token that lives 8 minutes, with a 10-minute margin: renewed after 4, not at once (and so on for ever).
-  const short = account.sim.issueCredentials('demo', 8 * 60_000).jmToken
-  const shortLife = getTokenLifetime(short)
-  const half = (shortLife.issuedAt!.getTime() + shortLife.expiresAt!.getTime()) / 2
-  const shortPlan = planRenewal(short, margin, { now: shortLife.issuedAt!.getTime() })
-  assert.equal(!shortPlan.due && shortPlan.at, half)
-  assert.equal(planRenewal(short, margin, { now: shortLife.issuedAt!.getTime(), halfLife: false }).due, true, 'a warning needs no half-life rule')
-  assert.deepEqual(planRenewal(undefined, margin), { due: true, reason: 'there is no JM_TOKEN yet', expired: true })
-  assert.equal(planRenewal('not-a-jwt', margin).due, true)
-})
-
-/**
- * The keepalive jobs in this process, as keepalive.ts wires them (its own
- * client and pacer, logins through reauth), logging into a capturing logger;
- * stopped when `t` ends.
- */
-function startKeepaliveJobs(t: TestContext, envFile: string, options: { minGapMs?: number; timing: Partial<KeepaliveTiming> }): ReturnType<typeof createCapturingLogger> {
-  const store = createSettingsStore({ envFile, env: {} })
-  const settings = () => store.get()
-  const capture = createCapturingLogger()
-  const { pacer, client } = createKeepaliveClient(settings, { minGapMs: options.minGapMs })
-  const jobs = createKeepaliveJobs({ settings, client, pacer, reauth: createReauth({ settings, log: capture.log, pacer }), log: capture.log, timing: options.timing })
-  t.after(() => jobs.stop())
-  jobs.start()
-  return capture
-}
-
-/** SIGTERM: the script stops its jobs, releases its lock and exits 0. */
-async function stopGracefully(script: SpawnedScript, envFile: string): Promise<void> {
-  script.child.kill('SIGTERM')
-  const code = await script.exited
-  // Windows has no SIGTERM (the kill is abrupt there): the next keepalive takes the lock over instead.
-  if (process.platform === 'win32') return
-  assert.equal(code, 0, script.output())
-  assert.equal(existsSync(keepaliveLockFile(envFile)), false, 'the lock is released on exit')
-}
-
-test('a token near expiry is renewed before it expires, and a running adapter serves with the new one without a failed request', async (t) => {
-  // The first token lives 40 s; the keepalive renews it 25 s before that.
-  const account = await startAccount(t, { tokenTtlMs: 40_000, env: { XIPU_REAUTH_BEFORE: '25s', XIPU_WARM_IDLE: '0' } })
-  const oldToken = account.env().JM_TOKEN!
-  const oldExpiry = getTokenLifetime(oldToken).expiresAt!.getTime()
-  const quiet = createCapturingLogger()
-  // No self-healing in this adapter: only the keepalive's renewal can keep it working.
-  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, log: quiet.log })
-  t.after(() => adapter.close(1000))
-  const keepalive = spawnScript(t, 'keepalive.ts', { envFile: account.envFile })
-
-  const failures: string[] = []
-  let requests = 0
-  let afterExpiry = 0
-  let renewedAt: number | undefined
-  while (Date.now() < oldExpiry + 3000) {
-    const { status, text } = await askAdapter(adapter.baseURL, `Question ${requests}`)
-    requests++
-    if (status !== 200) failures.push(`${status} ${text}`)
-    if (Date.now() > oldExpiry) afterExpiry++
-    if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
-  }
-
-  assert.deepEqual(failures, [], 'no request failed across the expiry')
-  assert.ok(afterExpiry > 0, 'requests were served after the old token expired')
-  assert.ok(renewedAt !== undefined && renewedAt < oldExpiry, 'the token was renewed before the old one expired')
-  const newToken = account.env().JM_TOKEN!
-  assert.equal(account.sim.state.tokens.check(newToken, account.env().SDP_SESSION).ok, true, 'the saved pair is valid')
-  assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'the platform never refused a token')
-  const late = account.sim.state.calls.filter((c) => c.endpoint === 'completions').at(-1)
-  assert.equal(late?.headers['jm-token'], newToken, 'the adapter serves with the new token')
-  assert.match(keepalive.output(), /login step 4\/4/)
-  assert.ok(!keepalive.output().includes(PASSWORD) && !keepalive.output().includes(newToken), 'no secret is printed in full')
-
-  await stopGracefully(keepalive, account.envFile)
-})
 
 test('two keepalives started together leave one running', async (t) => {
   const account = await startAccount(t, { env: { XIPU_SWEEP_INTERVAL: '0', XIPU_WARM_IDLE: '0' } })
@@ -198,43 +106,6 @@ test('--once sweeps only the adapter\'s orphans, keeps every web chat, and exits
   assert.deepEqual(account.adapterSessions().map((s) => s.id), [running, foreign], 'only the sessions live adapters are using are left')
   assert.deepEqual(account.userChats().sort(), [...WEB_CHATS, 'xipu-openai notes (my own)'].sort(), 'every web chat stays')
   for (const id of [crashed, unjournaled, stuck]) assert.equal(sim.state.sessions.has(id), false)
-})
-
-test('--force-login logs in now, whatever the expiry', async (t) => {
-  const account = await startAccount(t, { env: { XIPU_SWEEP_INTERVAL: '0' } })
-  const before = account.env().JM_TOKEN
-  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once', '--force-login'] })
-  assert.equal(run.code, 0, run.output)
-  assert.match(run.output, /Logging in again as demo \(--force-login\)/)
-  assert.notEqual(account.env().JM_TOKEN, before)
-  assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true)
-})
-
-test('without saved credentials it warns ahead of expiry instead of logging in', async (t) => {
-  const account = await startAccount(t, { credentials: false, tokenTtlMs: 5 * 60_000, env: { XIPU_REAUTH_BEFORE: '10m' } })
-  const before = account.env()
-  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
-  assert.equal(run.code, 0, run.output)
-  assert.match(run.output, /JM_TOKEN expires in 4m \d\ds, and no XJTLU_USERNAME and XJTLU_PASSWORD are saved.*npx tsx auth\.ts/)
-  assert.deepEqual(account.env(), before, '.env is untouched')
-
-  updateEnvFile(account.envFile, { JM_TOKEN: account.sim.issueCredentials('demo', -60_000).jmToken })
-  const expired = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
-  assert.equal(expired.code, 1, 'an expired token nobody can renew is a failure')
-  assert.match(expired.output, /JM_TOKEN expired 1m \d\ds ago, and no XJTLU_USERNAME/)
-})
-
-test('a failed login is retried with backoff, and the log says so', async (t) => {
-  const account = await startAccount(t, { tokenTtlMs: -1000, password: 'wrong-password', env: { XIPU_SWEEP_INTERVAL: '0', XIPU_WARM_IDLE: '0' } })
-  const { waitForLine } = startKeepaliveJobs(t, account.envFile, { timing: { loginRetryBaseMs: 1000 } })
-
-  await waitForLine(/^Login failed \(The SSO page rejected the login[\s\S]*\); retrying in 1s \(attempt 2\)\.$/)
-  await waitForLine(/^Login failed [\s\S]*; retrying in 2s \(attempt 3\)\.$/)
-  const before = account.env().JM_TOKEN
-  updateEnvFile(account.envFile, { XJTLU_PASSWORD: PASSWORD })
-  await waitForLine(/Logged in; the new token is valid/)
-  assert.notEqual(account.env().JM_TOKEN, before)
-  assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true)
 })
 
 test('a sweep refused with 429 is retried later, not at once', async (t) => {

@@ -37,11 +37,13 @@ export async function serveUntilStopped(options: ServeOptions): Promise<number> 
   if (!options.simulate && needsFirstRun(loadSettings()) && !(await runFirstRun({ log }))) return 1
   const demo = options.simulate ? await _startDemoPlatform(log) : undefined
   const adapter = await startAdapter({ overrides: demo?.overrides, heal: true, keepalive: options.keepalive })
+  // Listening before the banner: whoever reads it may stop us at once.
+  const stopSignal = waitForStopSignal()
   const { models, source } = await adapter.models.list()
   log.box(formatBanner({ baseURL: adapter.baseURL, settings: adapter.settings(), models, source, simulated: Boolean(demo) }))
   if (demo) console.log(formatTryIt(adapter.baseURL, models[0]?.id ?? 'gpt-4.1'))
 
-  const signal = await waitForStopSignal()
+  const signal = await stopSignal
   log.info(`${signal}: finishing running requests (up to ${SHUTDOWN_GRACE_MS / 1000} s), deleting their sessions, then exiting.`)
   await adapter.close(SHUTDOWN_GRACE_MS)
   await demo?.simulator.close()

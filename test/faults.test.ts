@@ -60,34 +60,8 @@ async function expectSessionDeleted(stack: Stack, id: number): Promise<void> {
   assert.deepEqual(stack.userChats().sort(), [...stack.webChats].sort(), "the user's own chats were touched")
 }
 
-describe('client disconnect mid-stream', () => {
-  test('aborts the upstream request and deletes the session at once', async (t) => {
-    const stack = await startStack({ stopAfter: t })
-    // About 20 s of answer at this pace: the bounded waits below are far shorter.
-    const stream = await stack.openai.chat.completions.create({ model: 'gpt-4.1', stream: true, messages: [{ role: 'user', content: '[[sim:slow=100]] [[sim:long=4000]] go' }] })
-    let received = ''
-    for await (const chunk of stream) {
-      received += chunk.choices[0]?.delta.content ?? ''
-      if (received.length > 0) break // leaving the loop aborts the SDK's request
-    }
-    const id = lastCompletionSession(stack.sim)
-    await waitFor('the upstream stream to be aborted', () => stack.sim.state.streamsOpen === 0, 10_000)
-    await expectSessionDeleted(stack, id)
-    assert.equal(stack.sim.state.sessions.get(id), undefined)
-  })
-
-  test('a raw client that drops the connection is handled the same', async (t) => {
-    const stack = await startStack({ stopAfter: t })
-    const controller = new AbortController()
-    const response = await postPrompt(stack, '[[sim:slow=100]] [[sim:long=4000]] raw', { stream: true }, { signal: controller.signal })
-    const reader = response.body!.getReader()
-    await reader.read()
-    await waitFor('the platform to stream', () => stack.sim.state.streamsOpen === 1)
-    controller.abort()
-    await waitFor('the upstream stream to be aborted', () => stack.sim.state.streamsOpen === 0, 10_000)
-    await expectSessionDeleted(stack, lastCompletionSession(stack.sim))
-  })
-
+// A client that disconnects mid-stream (SDK or raw) is covered in adapter-sessions.test.ts.
+describe('client disconnect before its turn', () => {
   test('a client that goes away while queued never reaches the platform', async (t) => {
     const stack = await startStack({ stopAfter: t, gapMs: 1000 })
     const first = stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'first' }] })

@@ -59,6 +59,14 @@ const CASES: Case[] = [
   { name: 'model missing', body: { messages: ok.messages }, status: 400, param: 'model', code: 'invalid_value', message: /'model'.*required/ },
   { name: 'model empty', body: withField({ model: '' }), status: 400, param: 'model', code: 'invalid_value', message: /'model'/ },
   { name: 'a tool of another type than function', body: withField({ tools: [{ type: 'custom', custom: { name: 'f' } }] }), status: 400, param: 'tools[0].type', code: 'invalid_value', message: /'custom'/ },
+  { name: 'only the :online suffix as model', body: withField({ model: ':online' }), status: 400, param: 'model', code: 'invalid_value', message: /'model'/ },
+  { name: 'max_tokens of 0', body: withField({ max_tokens: 0 }), status: 400, param: 'max_tokens', code: 'invalid_value', message: /'max_tokens'/ },
+  { name: 'five stop sequences', body: withField({ stop: ['a', 'b', 'c', 'd', 'e'] }), status: 400, param: 'stop', code: 'invalid_value', message: /'stop'/ },
+  { name: 'an unknown reasoning_effort', body: withField({ reasoning_effort: 'extreme' }), status: 400, param: 'reasoning_effort', code: 'invalid_value', message: /'reasoning_effort'/ },
+  { name: 'logprobs', body: withField({ logprobs: true }), status: 400, param: 'logprobs', code: 'invalid_value', message: /'logprobs'/ },
+  { name: 'an audio part', body: withMessage({ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /audio/i },
+  { name: 'a tool that is not a function', body: withField({ tools: [{ type: 'web_search' }] }), status: 400, param: 'tools[0].type', code: 'invalid_value', message: /web_search|function/ },
+  { name: 'an unknown response_format', body: withField({ response_format: { type: 'yaml' } }), status: 400, param: 'response_format.type', code: 'invalid_value', message: /yaml|response_format/ },
   { name: 'an image part', body: withMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /Images/ },
   {
     name: 'a body over the limit (content-length)',
@@ -81,6 +89,11 @@ const CASES: Case[] = [
   { name: 'GET on chat completions', method: 'GET', path: '/v1/chat/completions', status: 404, param: null, code: 'not_found', message: /Unknown route GET/ },
   { name: 'unknown route at the root', method: 'DELETE', path: '/v2/models', status: 404, param: null, code: 'not_found', message: /Unknown route DELETE \/v2\/models/ },
 ]
+
+/** A POST of a JSON object to the chat route (not a raw, chunked or non-object body). */
+function _isChatBody(c: Case): boolean {
+  return (c.method ?? 'POST') === 'POST' && (c.path ?? '/v1/chat/completions') === '/v1/chat/completions' && typeof c.body === 'object' && c.body !== null && !Array.isArray(c.body)
+}
 
 async function send(stack: Stack, c: Case): Promise<Response> {
   const method = c.method ?? 'POST'
@@ -107,21 +120,25 @@ test('every malformed request gets a 4xx in OpenAI shape and never reaches the p
   assert.equal(stack.calls().length, 0, 'nothing called the platform before the table')
 
   for (const c of CASES) {
-    await t.test(c.name, async () => {
-      const response = await send(stack, c)
-      const text = await response.text()
-      assert.equal(response.status, c.status, `status for ${c.name}: ${text}`)
-      assert.match(response.headers.get('content-type') ?? '', /application\/json/)
+    // A chat body is refused alike whether it asks for a stream or not.
+    const streamed = _isChatBody(c) ? [false, true] : [false]
+    for (const stream of streamed) {
+      await t.test(`${c.name}${stream ? ' (stream: true)' : ''}`, async () => {
+        const response = await send(stack, stream ? { ...c, body: { stream: true, ...(c.body as object) } } : c)
+        const text = await response.text()
+        assert.equal(response.status, c.status, `status for ${c.name}: ${text}`)
+        assert.match(response.headers.get('content-type') ?? '', /application\/json/)
       const body = JSON.parse(text) as { error: Record<string, unknown> }
-      assert.deepEqual(Object.keys(body), ['error'])
-      assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type'])
-      assert.equal(typeof body.error.message, 'string')
-      assert.match(body.error.message as string, c.message)
-      assert.equal(body.error.type, c.type ?? 'invalid_request_error')
-      assert.equal(body.error.param, c.param)
-      assert.equal(body.error.code, c.code)
-      assert.deepEqual(stack.calls(), [], `${c.name} reached the platform`)
-    })
+        assert.deepEqual(Object.keys(body), ['error'])
+        assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type'])
+        assert.equal(typeof body.error.message, 'string')
+        assert.match(body.error.message as string, c.message)
+        assert.equal(body.error.type, c.type ?? 'invalid_request_error')
+        assert.equal(body.error.param, c.param)
+        assert.equal(body.error.code, c.code)
+        assert.deepEqual(stack.calls(), [], `${c.name} reached the platform`)
+      })
+    }
   }
 
   // The table above must not have left anything behind on the adapter's side either.
