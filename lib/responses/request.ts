@@ -141,7 +141,7 @@ function _tools(tools: Array<Record<string, unknown>>): { tools: Array<Record<st
       return
     }
     if (tool.type === 'namespace') {
-      throw _bad(`Tools of type 'namespace' are not supported (tools[${i}]): offer its functions as plain function tools. Codex sends its multi-agent tools this way: set multi_agent = false under [features] in its config.toml.`, `tools[${i}].type`)
+      throw _bad(`Tools of type 'namespace' are not supported (tools[${i}]): offer its functions as plain function tools. Codex sends its subagent tools this way: set enabled = false under [agents] in its config.toml.`, `tools[${i}].type`)
     }
     if (tool.type !== 'function') {
       throw _bad(`Tools of type '${String(tool.type)}' are not supported (tools[${i}]): only type 'function' tools (and web_search, the platform's own) are; the platform has no other built-in tools.`, `tools[${i}].type`)
