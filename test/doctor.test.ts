@@ -9,7 +9,8 @@ import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { runDoctor, type CheckLine, type DoctorReport } from '../lib/doctor/index.ts'
-import { updateEnvFile } from '../lib/env-file.ts'
+import { readEnvFile, updateEnvFile } from '../lib/env-file.ts'
+import { findChrome } from '../lib/login/find-chrome.ts'
 import { setLogLevel } from '../lib/log.ts'
 import { loadSettings } from '../lib/settings.ts'
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../lib/simulator/index.ts'
@@ -158,4 +159,29 @@ test('adapter.ts --check: the report and exit code as a user sees them; --json h
   const revoked = await runScript('adapter.ts', { envFile, args: ['--check'] })
   assert.equal(revoked.code, 1)
   assert.match(revoked.stdout, /✘ API base .*refused the token.*\n\s+→ Run npx tsx auth\.ts to log in again\./)
+})
+
+test('--login: the whole browser login is tried step by step; a page that changed names its step and selector', async (t) => {
+  await t.test('healthy', async (t) => {
+    const { sim, envFile } = await _setup(t)
+    updateEnvFile(envFile, { CHROME_PATH: findChrome(process.env.CHROME_PATH) })
+    const report = await runDoctor({ settings: () => loadSettings({ envFile, env: {} }), login: true })
+    const login = _line(report, 'login')
+    assert.equal(login.status, 'ok', login.seen)
+    assert.match(login.seen, /all 4 steps passed/)
+    assert.equal(report.exitCode, 0)
+    _assertNothingLeft(sim)
+  })
+  await t.test('a chat page without its button', async (t) => {
+    const { envFile } = await _setup(t, { breakLoginStep: 'chat-button' })
+    updateEnvFile(envFile, { CHROME_PATH: findChrome(process.env.CHROME_PATH), XIPU_LOGIN_STEP_TIMEOUT_MS: '3s' })
+    const before = readEnvFile(envFile).JM_TOKEN
+    const report = await runDoctor({ settings: () => loadSettings({ envFile, env: {} }), login: true })
+    const login = _line(report, 'login')
+    assert.equal(login.status, 'fail')
+    assert.match(login.seen, /step 3\/4.*button:has\(span\.n-button__content\)/)
+    assert.match(login.advice ?? '', /XIPU_SELECTORS/)
+    assert.equal(report.exitCode, 1)
+    assert.equal(readEnvFile(envFile).JM_TOKEN, before, '.env untouched by a failed login')
+  })
 })
