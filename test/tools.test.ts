@@ -144,6 +144,23 @@ describe('tool_choice', () => {
     assert.match(error.message, /'get_weather' is not one of the functions offered \(get_time\)/)
   })
 
+  test('allowed_tools narrows the tools offered, with its own mode', async () => {
+    const since = stack.sim.state.calls.length
+    const response = await stack.postChat({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'Time? [[sim:call=get_time {"zone": "UTC"}]]' }],
+      tools,
+      tool_choice: { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'get_time' } }] } },
+    })
+    assert.equal(response.status, 200)
+    const reply = (await response.json()) as OpenAI.Chat.Completions.ChatCompletion
+    assert.equal(reply.choices[0]!.finish_reason, 'tool_calls')
+    const [prompt] = await completionsSince(since)
+    assert.match(prompt!, /"name":"get_time"/)
+    assert.doesNotMatch(prompt!, /"name":"get_weather"/)
+    assert.match(prompt!, /You must call at least one function/)
+  })
+
   test('a named function that is not in tools, and required without tools, are 400s', async () => {
     const unknown = await failure(ask('x', { tool_choice: { type: 'function', function: { name: 'nope' } } }))
     assert.equal(unknown.status, 400)

@@ -26,13 +26,14 @@ const model = z
   .object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), name: z.string(), multimodal: z.boolean().describe('The catalog says it takes images') })
   .openapi('Model')
 const modelList = z.object({ object: z.literal('list'), data: z.array(model) }).openapi('ModelList')
+const toolCall = z.object({ id: z.string(), type: z.literal('function'), function: z.object({ name: z.string(), arguments: z.string().describe('The arguments object as JSON text') }) }).openapi('ToolCall')
 const chatCompletion = z
   .object({
     id: z.string(),
     object: z.literal('chat.completion'),
     created: z.number(),
     model: z.string(),
-    choices: z.array(z.object({ index: z.number(), message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), reasoning_content: z.string().optional() }).passthrough(), finish_reason: z.string() })),
+    choices: z.array(z.object({ index: z.number(), message: z.object({ role: z.literal('assistant'), content: z.string().nullable(), reasoning_content: z.string().optional(), tool_calls: z.array(toolCall).optional() }).passthrough(), finish_reason: z.string() })),
     usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number(), total_tokens: z.number() }).passthrough(),
   })
   .passthrough()
@@ -45,7 +46,7 @@ const errors = (shape: z.ZodTypeAny = openAIError) => {
     400: { description: 'The request is not valid (checked before anything reaches the platform)', ...body },
     401: { description: 'Missing or wrong API key (ADAPTER_API_KEY), or a platform token that could not be renewed', ...body },
     429: { description: 'Too many requests waiting for the platform, or its rate limit', ...body },
-    502: { description: 'The platform failed', ...body },
+    502: { description: 'The platform failed, or the model\'s tool call or JSON answer failed its checks also after the repair (invalid_model_output)', ...body },
     503: { description: 'Shutting down, or the platform holds its 50 sessions', ...body },
   }
 }

@@ -57,7 +57,7 @@ export interface ChatRequest extends SessionParams {
   /** The conversation's images in order (the prompt's `[Image 1]` is the first); none when absent. */
   images?: ImageInput[]
   messageCount: number
-  /** Tools offered in the prompt; absent (or empty) when none are, including `tool_choice: none`. */
+  /** The tools the client gave (absent when none); `offeredTools()` (lib/tools/prompt.ts) says which the prompt offers. */
   tools?: ToolSpec[]
   /** How the tools must be used (default `auto`). */
   toolChoice?: ToolChoice
