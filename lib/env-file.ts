@@ -17,6 +17,7 @@ const LINE_PATTERN = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*)?$/
  *
  * @example
  * parseEnv('A=1\n# note\nB="two words" # why') // { A: '1', B: 'two words' }
+ * @internal test hook: outside this module only tests use it.
  */
 export function parseEnv(text: string): Record<string, string> {
   const out: Record<string, string> = {}

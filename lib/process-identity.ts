@@ -39,6 +39,7 @@ export interface ProcessStatus {
  *
  * @example
  * readProcessStatus(process.pid) // { state: 'R', startTime: 123456 } on Linux
+ * @internal test hook: outside this module only tests use it.
  */
 export function readProcessStatus(pid: number): ProcessStatus | undefined | null {
   if (process.platform !== 'linux' || !Number.isInteger(pid) || pid <= 0) return null

@@ -130,6 +130,7 @@ const MINUTE = 60_000
  * The settings table, in the order of `.env.example` and the README.
  * To add a setting: one entry here, one line in `.env.example`, one row in
  * both READMEs' settings tables (test/settings.test.ts checks all three).
+ * @internal test hook: outside this module only tests use it.
  */
 export const SETTINGS = [
   // Environment only: needed before any .env is read.

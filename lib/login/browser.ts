@@ -14,9 +14,9 @@ import { updateEnvFile } from '../env-file.ts'
 import { XipuError } from '../errors.ts'
 import { findChrome } from './find-chrome.ts'
 import { describeToken } from '../jwt.ts'
-import { captureApiRequest, readLoginFromLocalStorage, readLoginFromRequest, type LoginResult } from './capture.ts'
+import { captureApiRequest, readLoginFromLocalStorage, readLoginFromRequest, type CapturedRequest, type LoginResult } from './capture.ts'
 import { deleteLoginSessions } from './new-chat.ts'
-import { resolveLoginSelectors } from './selectors.ts'
+import { resolveLoginSelectors, type LoginSelectors } from './selectors.ts'
 import { maskSecret, registerSecret } from '../redact.ts'
 import type { Settings } from '../settings.ts'
 import type { Pacer } from '../xipu/pacer.ts'
@@ -72,6 +72,7 @@ const BROWSER_ARGS = ['--disable-gpu', '--no-first-run', '--disable-background-n
  * @example
  * const result = await loginWithBrowser({ webBase, username, password, onProgress: (p) => log.info(p.message) })
  * saveLoginResult('.env', result)
+ * @internal test hook: outside this module only tests use it.
  */
 export async function loginWithBrowser(options: LoginOptions): Promise<LoginResult> {
   registerSecret(options.password)
@@ -89,69 +90,22 @@ export async function loginWithBrowser(options: LoginOptions): Promise<LoginResu
   try {
     browser = await _launchBrowser(executablePath, options.headless ?? true, userDataDir)
     page = await browser.newPage()
-    page.setDefaultTimeout(timeout)
-    // Sites behind gateways sometimes turn away a user agent that says "Headless".
-    const userAgent = await browser.userAgent()
-    if (userAgent.includes('HeadlessChrome')) await page.setUserAgent({ userAgent: userAgent.replace('HeadlessChrome', 'Chrome') })
-    const dialogs: string[] = []
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message())
-      void dialog.dismiss().catch(() => {})
-    })
-    const capture = captureApiRequest(page)
-    const seconds = `${Math.round(timeout / 100) / 10}s`
+    const dialogs = await _preparePage(browser, page, timeout)
+    const login: LoginPage = { page, options, selectors, timeout, seconds: `${Math.round(timeout / 100) / 10}s`, at, dialogs, capture: captureApiRequest(page) }
 
     step(1, `Opening ${options.webBase}`)
-    await page.goto(options.webBase, { waitUntil: 'domcontentloaded', timeout })
-    const start = await _waitForAny(page, { username: selectors.username, portalLink: selectors.portalLink }, timeout)
-    if (!start) _failStep(at, `neither the SSO form (${selectors.username}) nor the portal (${selectors.portalLink}) appeared within ${seconds}`)
-
+    const start = await _openStart(login)
     let portalLink = start.handle
     if (start.key === 'username') {
       step(2, `Signing in as ${options.username}`)
-      await _typeInto(page, selectors.username, options.username)
-      await _typeInto(page, selectors.password, options.password)
-      const submit = await page.waitForSelector(selectors.submit, { visible: true })
-      // A click from script works where a synthetic mouse click can miss the target.
-      await submit!.evaluate((el) => (el as HTMLElement).click())
-      const signedIn = await _waitForAny(page, { portalLink: selectors.portalLink, loginError: selectors.loginError }, timeout)
-      if (signedIn?.key === 'loginError') {
-        const text = (await signedIn.handle?.evaluate((el) => el.textContent?.trim() ?? ''))?.replace(/\s+/g, ' ')
-        throw new XipuError('E_WRONG_PASSWORD', `The SSO page rejected the login: "${text || 'an error message'}". Check XJTLU_USERNAME and XJTLU_PASSWORD (npx tsx config.ts).`)
-      }
-      const said = dialogs.length > 0 ? ` The page said: "${dialogs.join('; ')}".` : ''
-      if (!signedIn) _failStep(at, `after signing in, neither the portal (${selectors.portalLink}) nor an error message (${selectors.loginError}) appeared within ${seconds}.${said} An extra verification step? Run with --show to see it`)
-      portalLink = signedIn.handle
+      portalLink = await _signIn(login)
     } else {
       step(2, 'Already signed in')
     }
-
     step(3, 'Opening the chat page')
-    // Going to the link's URL also works when the link would open a new tab.
-    const href = await portalLink!.evaluate((el) => (el as HTMLAnchorElement).href)
-    await page.goto(href, { waitUntil: 'domcontentloaded', timeout })
-    // A chat page that calls the API on load has already given us what we need.
-    const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
-    if (!chat) _failStep(at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${seconds}`)
-    // The button may show before the page's calls on load start: give them a moment,
-    // since a click may create a session ("New chat") that then has to be deleted.
-    if (!capture.request) await Promise.race([capture.seen, page.waitForNetworkIdle({ idleTime: ON_LOAD_IDLE_MS, timeout: Math.min(timeout, ON_LOAD_WAIT_MAX_MS) }).catch(() => {})])
-
-    step(4, capture.request ? 'Reading the credentials the chat page sent' : 'Starting a chat and reading the credentials')
-    let createdBefore: number | undefined
-    if (!capture.request && chat.handle) {
-      createdBefore = capture.createdSessionIds.length
-      await chat.handle.evaluate((el) => (el as HTMLElement).click())
-      await _waitForAny(page, {}, timeout, capture.seen)
-      // Know every session the click created before the browser closes.
-      await capture.settle({ quietMs: CLICK_QUIET_MS, timeoutMs: timeout })
-    }
-    const found = capture.request ? await readLoginFromRequest(page, capture.request) : await readLoginFromLocalStorage(page)
-    const result = found && createdBefore !== undefined ? { ...found, createdSessionIds: capture.createdSessionIds.slice(createdBefore), lastApiCallAt: capture.lastCallAt() } : found
-    if (!result) {
-      const input = (await page.$(selectors.chatInput)) ? `the chat input (${selectors.chatInput}) appeared but ` : ''
-      _failStep(at, `${input}the page made no request with a jm-token header within ${seconds}, and localStorage holds no token`)
-    }
+    const chat = await _openChat(login, portalLink!)
+    step(4, login.capture.request ? 'Reading the credentials the chat page sent' : 'Starting a chat and reading the credentials')
+    const result = await _readCredentials(login, chat)
     for (const secret of [result.jmToken, result.sdpSession, result.cookie]) registerSecret(secret)
     return result
   } catch (error) {
@@ -161,6 +115,98 @@ export async function loginWithBrowser(options: LoginOptions): Promise<LoginResu
     // Chrome on Windows may hold files a moment after exit; retry the removal.
     rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 })
   }
+}
+
+
+/** What each login step works with. */
+interface LoginPage {
+  page: Page
+  options: LoginOptions
+  selectors: LoginSelectors
+  timeout: number
+  /** The step timeout, for messages (`30s`). */
+  seconds: string
+  /** The step running now, for the error report. */
+  at: { step: number; message: string }
+  /** What the page's dialogs said (a gateway's alert after signing in). */
+  dialogs: string[]
+  capture: CapturedRequest
+}
+
+/** Sets the page up: the step timeout, a user agent without "Headless", dialogs dismissed and recorded. */
+async function _preparePage(browser: Browser, page: Page, timeout: number): Promise<string[]> {
+  page.setDefaultTimeout(timeout)
+  // Sites behind gateways sometimes turn away a user agent that says "Headless".
+  const userAgent = await browser.userAgent()
+  if (userAgent.includes('HeadlessChrome')) await page.setUserAgent({ userAgent: userAgent.replace('HeadlessChrome', 'Chrome') })
+  const dialogs: string[] = []
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message())
+    void dialog.dismiss().catch(() => {})
+  })
+  return dialogs
+}
+
+/** Step 1: the web app, which shows either the SSO form or (already signed in) the portal. */
+async function _openStart(login: LoginPage) {
+  const { page, selectors, timeout } = login
+  await page.goto(login.options.webBase, { waitUntil: 'domcontentloaded', timeout })
+  const start = await _waitForAny(page, { username: selectors.username, portalLink: selectors.portalLink }, timeout)
+  if (!start) _failStep(login.at, `neither the SSO form (${selectors.username}) nor the portal (${selectors.portalLink}) appeared within ${login.seconds}`)
+  return start
+}
+
+/** Step 2: fills in the SSO form; resolves with the portal's link, or throws `E_WRONG_PASSWORD` with the page's message. */
+async function _signIn(login: LoginPage): Promise<ElementHandle<Element> | undefined> {
+  const { page, selectors, timeout, options } = login
+  await _typeInto(page, selectors.username, options.username)
+  await _typeInto(page, selectors.password, options.password)
+  const submit = await page.waitForSelector(selectors.submit, { visible: true })
+  // A click from script works where a synthetic mouse click can miss the target.
+  await submit!.evaluate((el) => (el as HTMLElement).click())
+  const signedIn = await _waitForAny(page, { portalLink: selectors.portalLink, loginError: selectors.loginError }, timeout)
+  if (signedIn?.key === 'loginError') {
+    const text = (await signedIn.handle?.evaluate((el) => el.textContent?.trim() ?? ''))?.replace(/\s+/g, ' ')
+    throw new XipuError('E_WRONG_PASSWORD', `The SSO page rejected the login: "${text || 'an error message'}". Check XJTLU_USERNAME and XJTLU_PASSWORD (npx tsx config.ts).`)
+  }
+  const said = login.dialogs.length > 0 ? ` The page said: "${login.dialogs.join('; ')}".` : ''
+  if (!signedIn) _failStep(login.at, `after signing in, neither the portal (${selectors.portalLink}) nor an error message (${selectors.loginError}) appeared within ${login.seconds}.${said} An extra verification step? Run with --show to see it`)
+  return signedIn.handle
+}
+
+/** Step 3: the chat page, until its "start a chat" button shows (or it already called the API). */
+async function _openChat(login: LoginPage, portalLink: ElementHandle<Element>) {
+  const { page, selectors, timeout, capture } = login
+  // Going to the link's URL also works when the link would open a new tab.
+  const href = await portalLink.evaluate((el) => (el as HTMLAnchorElement).href)
+  await page.goto(href, { waitUntil: 'domcontentloaded', timeout })
+  // A chat page that calls the API on load has already given us what we need.
+  const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
+  if (!chat) _failStep(login.at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${login.seconds}`)
+  // The button may show before the page's calls on load start: give them a moment,
+  // since a click may create a session ("New chat") that then has to be deleted.
+  if (!capture.request) await Promise.race([capture.seen, page.waitForNetworkIdle({ idleTime: ON_LOAD_IDLE_MS, timeout: Math.min(timeout, ON_LOAD_WAIT_MAX_MS) }).catch(() => {})])
+  return chat
+}
+
+/** Step 4: the credentials off the page's API request (clicking "start a chat" if it made none), else off localStorage. */
+async function _readCredentials(login: LoginPage, chat: { handle?: ElementHandle<Element> }): Promise<LoginResult> {
+  const { page, selectors, timeout, capture } = login
+  let createdBefore: number | undefined
+  if (!capture.request && chat.handle) {
+    createdBefore = capture.createdSessionIds.length
+    await chat.handle.evaluate((el) => (el as HTMLElement).click())
+    await _waitForAny(page, {}, timeout, capture.seen)
+    // Know every session the click created before the browser closes.
+    await capture.settle({ quietMs: CLICK_QUIET_MS, timeoutMs: timeout })
+  }
+  const found = capture.request ? await readLoginFromRequest(page, capture.request) : await readLoginFromLocalStorage(page)
+  const result = found && createdBefore !== undefined ? { ...found, createdSessionIds: capture.createdSessionIds.slice(createdBefore), lastApiCallAt: capture.lastCallAt() } : found
+  if (!result) {
+    const input = (await page.$(selectors.chatInput)) ? `the chat input (${selectors.chatInput}) appeared but ` : ''
+    _failStep(login.at, `${input}the page made no request with a jm-token header within ${login.seconds}, and localStorage holds no token`)
+  }
+  return result
 }
 
 /**

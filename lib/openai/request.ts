@@ -150,6 +150,7 @@ export function parseChatRequest(body: unknown): OpenAIChatRequest {
  *
  * @example
  * flattenMessages([{ role: 'user', content: 'Hi' }]) // 'User:\nHi'
+ * @internal test hook: outside this module only tests use it.
  */
 export function flattenMessages(messages: Array<{ role: string; content?: unknown; [field: string]: unknown }>): string {
   return buildPrompt(toChatMessages(messages as Array<Record<string, unknown>>))

@@ -34,7 +34,10 @@ export interface JournalFile {
   sessions: JournalEntry[]
 }
 
-/** The journal folder inside a state folder. */
+/**
+ * The journal folder inside a state folder.
+ * @internal test hook: outside this module only tests use it.
+ */
 export function journalDir(stateDir: string): string {
   return join(stateDir, 'journal')
 }

@@ -14,6 +14,7 @@ import type { CatalogModel, XipuClient } from './client.ts'
  * then the older ids the README and clients still use. Only `multimodal`
  * entries the record shows taking images are marked so: `gpt-5.6-luna` saw
  * images right in a live test.
+ * @internal test hook: outside this module only tests use it.
  */
 export const BUILTIN_CATALOG: readonly CatalogModel[] = [
   // 2026-10-08 (21 models; these three are on record)
@@ -31,7 +32,10 @@ export const BUILTIN_CATALOG: readonly CatalogModel[] = [
   { id: 'DeepseekR1联网', multimodal: false },
 ]
 
-/** The ids of `BUILTIN_CATALOG`, in its order. */
+/**
+ * The ids of `BUILTIN_CATALOG`, in its order.
+ * @internal test hook: outside this module only tests use it.
+ */
 export const BUILTIN_MODELS: readonly string[] = BUILTIN_CATALOG.map((m) => m.id)
 
 // After a failed catalog read, try the platform again after this long.

@@ -124,17 +124,24 @@ export function createPacer(options: PacerOptions) {
     const label = turn.label ?? 'call'
     if (turn.signal?.aborted) return Promise.reject(new XipuError('E_ABORTED', `${label}: the client went away`))
     const followUp = priority === 'request' && !!turn.signal && admitted.has(turn.signal)
-    if (priority === 'request' && !followUp) {
-      const waiting = queue.filter((w) => w.priority === 'request').length
-      const max = options.queueMax?.() ?? 64
-      if (waiting >= max) {
-        const retryAfter = Math.max(1, Math.ceil(((waiting + 1) * options.minGapMs()) / 1000))
-        return Promise.reject(
-          new XipuError('E_QUEUE_FULL', `${waiting} requests are already waiting for the platform (XIPU_QUEUE_MAX=${max}). Retry in ${retryAfter} s.`, { retryAfter }),
-        )
-      }
-    }
+    // Only new requests are refused: one already admitted is never refused halfway.
+    const full = priority === 'request' && !followUp ? _queueFullError() : undefined
+    if (full) return Promise.reject(full)
     if (priority === 'request' && turn.signal) admitted.add(turn.signal)
+    return _enqueue(priority, followUp, label, turn.signal)
+  }
+
+  /** `E_QUEUE_FULL` (with a Retry-After for the queue to drain) when XIPU_QUEUE_MAX requests already wait. */
+  function _queueFullError(): XipuError | undefined {
+    const waiting = queue.filter((w) => w.priority === 'request').length
+    const max = options.queueMax?.() ?? 64
+    if (waiting < max) return undefined
+    const retryAfter = Math.max(1, Math.ceil(((waiting + 1) * options.minGapMs()) / 1000))
+    return new XipuError('E_QUEUE_FULL', `${waiting} requests are already waiting for the platform (XIPU_QUEUE_MAX=${max}). Retry in ${retryAfter} s.`, { retryAfter })
+  }
+
+  /** Queues a waiter; it leaves the queue on its turn, on abort, or (requests) after XIPU_QUEUE_TIMEOUT_MS. */
+  function _enqueue(priority: Priority, followUp: boolean, label: string, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timeoutMs = options.queueTimeoutMs?.() ?? 120_000
       const timeout =
@@ -157,10 +164,10 @@ export function createPacer(options: PacerOptions) {
         reject,
         cleanup: () => {
           clearTimeout(timeout)
-          turn.signal?.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', onAbort)
         },
       }
-      turn.signal?.addEventListener('abort', onAbort, { once: true })
+      signal?.addEventListener('abort', onAbort, { once: true })
       queue.push(waiter)
       _pump()
     })
