@@ -122,6 +122,10 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       }
     }
     checkContentType(event.req.method, event.req.headers)
+    // Shutting down: the port stays open for the running requests; new ones are told to come back (/health says why).
+    if (deps.isShuttingDown?.() && path !== '/health') {
+      throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
+    }
   })
 
   const index = () => ({ name: 'xipu-openai', baseURL: '/v1', endpoints: ['/v1/models', '/v1/chat/completions', '/v1/responses', '/v1/messages', '/health', '/status.json', '/openapi.json', '/docs'] })

@@ -51,6 +51,9 @@ export interface StartAdapterOptions {
   log?: ConsolaInstance
 }
 
+// After the grace, how long the streams ended by shutdown get to send their error event.
+const SHUTDOWN_FLUSH_MS = 1000
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i
 
 /**
@@ -104,7 +107,9 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   const reauth = options.heal || options.keepalive ? createReauth({ settings, log, pacer, onLogin: retryDeletes }) : undefined
   const healer = options.heal ? reauth : undefined
   await healer?.ensureToken()
-  const pipeline = createChatPipeline({ client, sessions, log, reauth: options.reauth ?? healer?.heal })
+  // Aborted when shutdown's grace is over: the answers still running then end with an error event.
+  const shutdown = new AbortController()
+  const pipeline = createChatPipeline({ client, sessions, log, reauth: options.reauth ?? healer?.heal, shutdown: shutdown.signal })
   const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   const models = createModelCatalog({ client, settings, log })
   let shuttingDown = false
@@ -140,8 +145,9 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
     /** Settles once the startup sweep of earlier orphans is done (with `heal`). */
     startupSweep,
     /**
-     * Stops accepting, lets running streams finish for up to `graceMs`,
-     * deletes their sessions, then closes.
+     * Shuts down: new requests get 503 `shutting_down` (the port stays open
+     * meanwhile), running ones get up to `graceMs` to finish; a stream still
+     * running then ends with an error event. Deletes their sessions, then closes.
      */
     async close(graceMs = 5000): Promise<void> {
       shuttingDown = true
@@ -149,9 +155,16 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
       keepalive?.jobs.stop()
       keepalive?.lock.release()
       const deadline = Date.now() + graceMs
-      const closing = server.close(graceMs)
+      // Still listening: a new request gets 503 shutting_down (Retry-After), not a refused connection,
+      // while the running ones finish.
       while (sessions.activeCount() > 0 && Date.now() < deadline) await sleep(50)
-      await closing
+      if (sessions.activeCount() > 0) {
+        // The grace is over: what still runs ends with an error event, not a cut connection.
+        shutdown.abort()
+        const flushed = Date.now() + SHUTDOWN_FLUSH_MS
+        while (sessions.activeCount() > 0 && Date.now() < flushed) await sleep(20)
+      }
+      await server.close(SHUTDOWN_FLUSH_MS)
       sessions.close()
       await sessions.drain(Math.max(2000, deadline - Date.now() + 2000))
       pacer.rejectAll(new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down.'))

@@ -5,7 +5,7 @@
  */
 import type { ConsolaInstance } from 'consola'
 import { closeOnReturn } from '../close-on-return.ts'
-import { isXipuError } from '../errors.ts'
+import { isXipuError, XipuError } from '../errors.ts'
 import { screenAnswer } from './answer.ts'
 import type { ChatRequest } from './request.ts'
 import type { SessionManager } from '../sessions/manager.ts'
@@ -24,6 +24,8 @@ export interface ChatDeps {
   log: ConsolaInstance
   /** Logs in again after a 403; resolves true when new tokens are in place. */
   reauth?: () => Promise<boolean>
+  /** Aborted when shutdown's grace is over: running answers end with `E_SHUTTING_DOWN`. */
+  shutdown?: AbortSignal
 }
 
 /**
@@ -34,7 +36,7 @@ export interface ChatDeps {
  */
 export function createChatPipeline(deps: ChatDeps) {
   /** `events`, releasing the session when they end, fail or are closed, even before the first read. */
-  function _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number): AsyncGenerator<XipuEvent> {
+  function _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
     let released = false
     const release = async () => {
       if (released) return
@@ -46,6 +48,12 @@ export function createChatPipeline(deps: ChatDeps) {
     async function* relay(): AsyncGenerator<XipuEvent> {
       try {
         yield* events
+      } catch (error) {
+        // The platform call was cut by shutdown, not by the client: every surface ends its stream with this error.
+        if (deps.shutdown?.aborted && !clientSignal?.aborted) {
+          throw new XipuError('E_SHUTTING_DOWN', 'The adapter shut down before this answer was complete: retry in a moment.', { retryAfter: 5, cause: error })
+        }
+        throw error
       } finally {
         await release()
       }
@@ -66,13 +74,15 @@ export function createChatPipeline(deps: ChatDeps) {
         let session: { id: number; reused: boolean } | undefined
         try {
           session = await deps.sessions.acquire(request, signal)
+          // The call ends when the client leaves, or when shutdown's grace is over.
+          const callSignal = deps.shutdown ? (signal ? AbortSignal.any([signal, deps.shutdown]) : deps.shutdown) : signal
           const events = await deps.client.openCompletion(
             { sessionId: session.id, text: request.prompt, online: request.online, thinking: request.thinking },
-            { signal },
+            { signal: callSignal },
           )
           // Screened for the answers that are not answers (Request Err!, the word filter), for every surface.
           const screened = closeOnReturn(screenAnswer(events, deps.log), async () => void (await events.return(undefined)))
-          return { sessionId: session.id, events: _releasing(screened, session.id) }
+          return { sessionId: session.id, events: _releasing(screened, session.id, signal) }
         } catch (error) {
           if (session !== undefined) void deps.sessions.release(session.id)
           // A ready session can vanish (deleted in the web app): retry once with a fresh one.
