@@ -12,6 +12,7 @@ import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
 import { readJsonBody } from './read-body.ts'
+import { escapeLogField } from '../log.ts'
 import { registerResponsesRoutes } from './responses-routes.ts'
 import { isMessagesPath, registerMessagesRoutes } from './messages-routes.ts'
 import { toAnthropicErrorResponse } from '../anthropic/errors.ts'
@@ -191,7 +192,8 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
   const started = performance.now()
   const signal = event.req.signal
-  const tag = `${request.model}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}`
+  // The model name comes from the request: escaped, so that it cannot break the request line.
+  const tag = `${escapeLogField(request.model)}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}`
   if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
   const arrivedAt = Date.now()
@@ -203,7 +205,7 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
     turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, signal)
   } catch (error) {
     const { status } = toOpenAIError(error)
-    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${(error as Error).message})`)
+    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${escapeLogField((error as Error).message)})`)
     record(String(status), { error: (error as Error).message })
     throw error
   }
@@ -217,7 +219,7 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const done = (status: string, error?: string, attempts = 1) => {
     if (logged) return
     logged = true
-    const why = error && !/^\d+$/.test(status) ? ` (${error})` : ''
+    const why = error && !/^\d+$/.test(status) ? ` (${escapeLogField(error)})` : ''
     const repairs = attempts > 1 ? `, ${attempts - 1} repair(s)` : ''
     deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${turn.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms${repairs}`)
     record(status, { firstTokenMs, session: turn.sessionId, error })

@@ -4,6 +4,7 @@
  * away, and the one log line per request.
  */
 import type { ConsolaInstance } from 'consola'
+import { escapeLogField } from '../log.ts'
 import { maskSessionId, type StatusRecorder } from '../status/recorder.ts'
 
 /** What the status page's request list needs besides the log line (pass `deps.status` as `to`). */
@@ -61,7 +62,9 @@ export function createRequestLine(log: ConsolaInstance, route: string, tag: stri
       if (logged) return
       logged = true
       const total = Math.round(performance.now() - started)
-      log.info(opened ? `${route} ${tag} → ${status} session ${opened.sessionId}, first byte ${opened.firstByteMs} ms, total ${total} ms` : `${route} ${tag} → ${status} in ${total} ms`)
+      // The model name and the platform's message come from outside: one line, whatever they hold.
+      const [safeTag, safeStatus] = [escapeLogField(tag), escapeLogField(status)]
+      log.info(opened ? `${route} ${safeTag} → ${safeStatus} session ${opened.sessionId}, first byte ${opened.firstByteMs} ms, total ${total} ms` : `${route} ${safeTag} → ${safeStatus} in ${total} ms`)
       if (!record?.to) return
       // `status` reads "502 (why)" or "client disconnected": the code and the reason apart.
       const [, code, why] = /^(\d{3}|[^(]+?)\s*(?:\((.*)\))?$/s.exec(status) ?? [status, status, undefined]
