@@ -7,6 +7,7 @@
  *
  * Every session is journalled before it is used and forgotten once deleted.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsolaInstance } from 'consola'
 import { isXipuError, XipuError } from '../errors.ts'
 import type { Journal } from './journal.ts'
@@ -262,9 +263,9 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
 
     /** Waits for every pending delete, at most `timeoutMs`. */
     async drain(timeoutMs: number): Promise<void> {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.allSettled([...deleting.values()]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
-      clearTimeout(timer)
+      const giveUp = new AbortController()
+      await Promise.race([Promise.allSettled([...deleting.values()]), sleep(timeoutMs, undefined, { signal: giveUp.signal }).catch(() => {})])
+      giveUp.abort()
     },
   }
 }

@@ -5,6 +5,7 @@
  * of platform failures to `XipuError` codes.
  */
 import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
 import { createFetch, type FetchResponse } from 'ofetch'
 import { closeOnReturn } from '../close-on-return.ts'
@@ -292,13 +293,9 @@ function _catalogModel(entry: unknown): CatalogModel | undefined {
   return { id, label: typeof e.label === 'string' ? e.label : undefined, multimodal: e.multimodal === true || e.multimodal === 1 }
 }
 
+/** Waits `ms`; `E_ABORTED` as soon as `signal` aborts. */
 function _sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new XipuError('E_ABORTED', 'the client went away'))
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer)
-      reject(new XipuError('E_ABORTED', 'the client went away'))
-    }, { once: true })
+  return sleep(ms, undefined, { signal }).catch(() => {
+    throw new XipuError('E_ABORTED', 'the client went away')
   })
 }
