@@ -208,7 +208,9 @@ describe('tools', () => {
     assert.ok(use && use.type === 'tool_use')
     assert.equal(use.name, 'get_weather')
     assert.deepEqual(use.input, { city: 'Suzhou' })
+    assert.match(use.id, /^toolu_[A-Za-z0-9]{20,}$/, "an id of Anthropic's kind")
 
+    const since = stack.sim.state.calls.length
     const second = await client.messages.create({
       model: 'gpt-4.1',
       max_tokens: 1000,
@@ -217,6 +219,9 @@ describe('tools', () => {
     })
     assert.equal(second.stop_reason, 'end_turn')
     assert.deepEqual(second.content, [{ type: 'text', text: 'From the tools: get_weather → Sunny | 你好🌏' }])
+    // Mapped back: the model reads the same call id as over chat completions.
+    const internal = `call_${use.id.slice('toolu_'.length)}`
+    assert.ok((stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text.includes(`<tool_response id="${internal}" name="get_weather">`))
   })
 
   test('a tool_result with is_error reaches the model as an error', async () => {
@@ -245,6 +250,7 @@ describe('tools', () => {
     const use = final.content.find((b) => b.type === 'tool_use')
     assert.ok(use && use.type === 'tool_use')
     assert.deepEqual(use.input, { city: 'Suzhou' })
+    assert.match(use.id, /^toolu_/)
     assert.ok(deltas.includes('input_json_delta'))
   })
 })

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import type { Delta, Usage } from '../chat/answer.ts'
+import { toAnthropicToolId } from './tool-ids.ts'
 
 export type MessageEvent = { type: string } & Record<string, unknown>
 /** A neutral delta, with the whole tool call the tool layer may add to it. */
@@ -88,9 +89,10 @@ export function createMessageWriter(meta: { model: string; inputTokens: number; 
     } catch {
       // The tool layer hands over validated JSON; keep the block well-formed regardless.
     }
-    content.push({ type: 'tool_use', id: call.id, name: call.name, input })
+    const id = toAnthropicToolId(call.id)
+    content.push({ type: 'tool_use', id, name: call.name, input })
     const index = content.length - 1
-    out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: call.id, name: call.name, input: {} } })
+    out.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id, name: call.name, input: {} } })
     out.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(input) } })
     out.push({ type: 'content_block_stop', index })
     return out

@@ -11,6 +11,7 @@ import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
 import { describeZodIssue } from '../zod-issue.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
+import { fromAnthropicToolId } from './tool-ids.ts'
 
 // Anthropic documents no count; far more than any client sends, few enough to match cheaply.
 const ANTHROPIC_STOP_MAX_COUNT = 64
@@ -111,11 +112,11 @@ function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; cont
         partOrigins.push(j)
       } else if (b.type === 'tool_use' && m.role === 'assistant') {
         if (typeof b.id !== 'string' || typeof b.name !== 'string') throw _bad(`'${at}' (a tool_use block) needs 'id' and 'name'.`, at)
-        calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } })
+        calls.push({ id: fromAnthropicToolId(b.id), type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } })
       } else if (b.type === 'tool_result' && m.role === 'user') {
         if (typeof b.tool_use_id !== 'string') throw _bad(`'${at}' (a tool_result block) needs 'tool_use_id'.`, `${at}.tool_use_id`)
         // Results answer the calls of the turn before, so they go ahead of the user's own words.
-        out.push({ role: 'tool', tool_call_id: b.tool_use_id, content: _resultText(b, at) })
+        out.push({ role: 'tool', tool_call_id: fromAnthropicToolId(b.tool_use_id), content: _resultText(b, at) })
         origins.push({ path: at })
       } else if (b.type === 'thinking' || b.type === 'redacted_thinking') {
         // The model's earlier thinking is not sent back to the platform.
