@@ -149,3 +149,25 @@ describe('when the catalog cannot be read', () => {
     assert.equal(stack.calls().filter((c) => c.endpoint === 'config').length, 0, 'no catalog call needed')
   })
 })
+
+describe('XIPU_MODEL_MAP', () => {
+  test('its names are listed after the catalog as aliases, and retrievable; a name the catalog holds is not listed twice', async (t) => {
+    const stack = await startStack({ stopAfter: t, gapMs: 120, overrides: { XIPU_MODEL_MAP: 'claude-sonnet-4-5=claude-3-7-sonnet-20250219,claude-haiku-4-5=gpt-5.4-mini,gpt-4.1=gpt-5.4' } })
+    const raw = (await (await fetch(`${stack.adapter.baseURL}/models`)).json()) as { data: Array<Record<string, unknown>> }
+    const ids = raw.data.map((m) => m.id)
+    assert.deepEqual(ids, [...CATALOG_IDS, 'claude-sonnet-4-5', 'claude-haiku-4-5'])
+    const sonnet = raw.data.find((m) => m.id === 'claude-sonnet-4-5')!
+    assert.equal(sonnet.owned_by, 'xipu-alias')
+    assert.equal(sonnet.alias_of, 'claude-3-7-sonnet-20250219')
+    assert.equal(sonnet.object, 'model')
+    assert.equal(raw.data.find((m) => m.id === 'claude-haiku-4-5')!.multimodal, true, "the platform model's")
+    assert.equal(raw.data.filter((m) => m.owned_by === 'xipu').length, CATALOG_IDS.length, 'catalog entries are not marked')
+
+    const retrieved = await stack.openai.models.retrieve('claude-haiku-4-5')
+    assert.equal(retrieved.id, 'claude-haiku-4-5')
+    assert.equal(retrieved.owned_by, 'xipu-alias')
+    assert.equal((retrieved as unknown as { alias_of: string }).alias_of, 'gpt-5.4-mini')
+    // A mapped name the catalog holds is shown as the catalog's model.
+    assert.equal((await stack.openai.models.retrieve('gpt-4.1')).owned_by, 'xipu')
+  })
+})

@@ -6,13 +6,14 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'
-import { H3, HTTPError, getRouterParam, handleCors, isPreflightRequest, type H3Event } from 'h3'
+import { H3, HTTPError, handleCors, isPreflightRequest, type H3Event } from 'h3'
 import type { ChatPipeline } from '../chat/pipeline.ts'
 import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
 import { readJsonBody } from './read-body.ts'
 import { escapeLogField } from '../log.ts'
+import { registerModelsRoutes } from './models-routes.ts'
 import { registerResponsesRoutes } from './responses-routes.ts'
 import { isMessagesPath, registerMessagesRoutes } from './messages-routes.ts'
 import { toAnthropicErrorResponse } from '../anthropic/errors.ts'
@@ -155,28 +156,13 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     }
   })
 
-  const listModels = async (event: H3Event) => {
-    const { models, source } = await deps.models.list(event.req.signal)
-    return {
-      object: 'list',
-      data: models.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'xipu', name: m.label ?? m.id, multimodal: m.multimodal, source })),
-    }
-  }
-  const getModel = async (event: H3Event) => {
-    const id = decodeURIComponent(getRouterParam(event, 'id') ?? '')
-    const { models } = await deps.models.list(event.req.signal)
-    const model = models.find((m) => m.id === id || `${m.id}:online` === id)
-    if (!model) throw new XipuError('E_NOT_FOUND', `The model '${id}' is not in the platform's catalog. Any id is still passed through to chat completions.`, { param: 'model' })
-    return { id, object: 'model', created: 0, owned_by: 'xipu', name: model.label ?? model.id, multimodal: model.multimodal }
-  }
   const completions = (event: H3Event) => _handleCompletion(event, deps)
 
   // Some clients take the base URL without /v1; serve both.
   for (const prefix of ['/v1', '']) {
-    app.get(`${prefix}/models`, listModels)
-    app.get(`${prefix}/models/:id`, getModel)
     app.post(`${prefix}/chat/completions`, completions)
   }
+  registerModelsRoutes(app, deps)
   registerResponsesRoutes(app, deps)
   registerMessagesRoutes(app, deps)
 

@@ -23,7 +23,7 @@ const openAIError = z
   .openapi('Error', { description: "OpenAI's error shape (Anthropic's on /v1/messages)." })
 const anthropicError = z.object({ type: z.literal('error'), error: z.object({ type: z.string(), message: z.string() }) }).openapi('AnthropicError')
 const model = z
-  .object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), name: z.string(), multimodal: z.boolean().describe('The catalog says it takes images') })
+  .object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), name: z.string(), multimodal: z.boolean().describe('The catalog says it takes images'), alias_of: z.string().optional().describe('Set on the names of XIPU_MODEL_MAP (owned_by "xipu-alias"): the platform model the name stands for') })
   .openapi('Model')
 const modelList = z.object({ object: z.literal('list'), data: z.array(model) }).openapi('ModelList')
 const toolCall = z.object({ id: z.string(), type: z.literal('function'), function: z.object({ name: z.string(), arguments: z.string().describe('The arguments object as JSON text') }) }).openapi('ToolCall')
@@ -76,8 +76,8 @@ export function createOpenApiDocument(): Record<string, unknown> {
   const messagesBody = registry.register('MessagesRequest', messagesBodySchema.openapi('MessagesRequest'))
 
   const openai = ['OpenAI']
-  registry.registerPath({ method: 'get', path: '/v1/models', tags: openai, summary: "The platform's models (its catalog, cached; a built-in list when it cannot be read)", security, responses: { 200: json(modelList, 'The models'), ...errors() } })
-  registry.registerPath({ method: 'get', path: '/v1/models/{id}', tags: openai, summary: 'One model of the catalog', security, request: idParam('Model id'), responses: { 200: json(model, 'The model'), 404: json(openAIError, 'Not in the catalog (any id is still passed through to chat)') } })
+  registry.registerPath({ method: 'get', path: '/v1/models', tags: openai, summary: "The platform's models (its catalog, cached; a built-in list when it cannot be read), then the names of XIPU_MODEL_MAP as aliases", security, responses: { 200: json(modelList, 'The models'), ...errors() } })
+  registry.registerPath({ method: 'get', path: '/v1/models/{id}', tags: openai, summary: 'One model of the catalog, or an alias of XIPU_MODEL_MAP', security, request: idParam('Model id'), responses: { 200: json(model, 'The model'), 404: json(openAIError, 'Not in the catalog (any id is still passed through to chat)') } })
   registry.registerPath({
     method: 'post',
     path: '/v1/chat/completions',
