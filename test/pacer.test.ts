@@ -76,6 +76,22 @@ describe('pacer', () => {
     assert.deepEqual(order, ['a1', 'a2', 'b1', 'b2', 'c1', 'c2'])
   })
 
+  test("knows a follow-up by its owner when its signal is another one (the client's, joined with shutdown's)", async () => {
+    const pacer = await busyPacer(20)
+    const order: string[] = []
+    const shutdown = new AbortController().signal
+    const requests = ['a', 'b'].map((name) => ({ name, signal: new AbortController().signal }))
+    await Promise.all(
+      requests.map(async ({ name, signal }) => {
+        await pacer.waitTurn({ signal, label: `${name}1` })
+        order.push(`${name}1`)
+        await pacer.waitTurn({ signal: AbortSignal.any([signal, shutdown]), owner: signal, label: `${name}2` })
+        order.push(`${name}2`)
+      }),
+    )
+    assert.deepEqual(order, ['a1', 'a2', 'b1', 'b2'])
+  })
+
   test('counts the gap from when the latest call reached the platform, when that was after its start', async () => {
     const pacer = createPacer({ minGapMs: () => 50 })
     await pacer.waitTurn()

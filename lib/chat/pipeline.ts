@@ -74,11 +74,12 @@ export function createChatPipeline(deps: ChatDeps) {
         let session: { id: number; reused: boolean } | undefined
         try {
           session = await deps.sessions.acquire(request, signal)
-          // The call ends when the client leaves, or when shutdown's grace is over.
+          // The call ends when the client leaves, or when shutdown's grace is over. The pacer still
+          // knows it by the client's signal: a follow-up of the saveSession above, served first, never refused.
           const callSignal = deps.shutdown ? (signal ? AbortSignal.any([signal, deps.shutdown]) : deps.shutdown) : signal
           const events = await deps.client.openCompletion(
             { sessionId: session.id, text: request.prompt, online: request.online, thinking: request.thinking },
-            { signal: callSignal },
+            { signal: callSignal, owner: signal },
           )
           // Screened for the answers that are not answers (Request Err!, the word filter), for every surface.
           const screened = closeOnReturn(screenAnswer(events, deps.log), async () => void (await events.return(undefined)))

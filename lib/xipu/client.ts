@@ -70,6 +70,8 @@ export interface CompletionPayload {
 export interface CallOptions {
   priority?: Priority
   signal?: AbortSignal
+  /** The client request this call serves, for the pacer's follow-up rule (default: `signal`). */
+  owner?: object
   /** Retries after a 429, 5xx or network failure (default: the `XIPU_MAX_RETRIES` setting). */
   retries?: number
   /**
@@ -136,7 +138,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     const settings = deps.settings()
     const retries = options.retries ?? settings.maxRetries
     for (let i = 0; ; i++) {
-      await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, label })
+      await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, owner: options.owner, label })
       const startedAt = deps.pacer.lastStartAt()
       const current = deps.settings()
       const timeout = AbortSignal.timeout(current.callTimeoutMs)

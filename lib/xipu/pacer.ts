@@ -43,6 +43,12 @@ export interface Turn {
   signal?: AbortSignal
   /** Names the call in logs and errors: `saveSession`, `completions`, … */
   label?: string
+  /**
+   * The client request this call serves (default: `signal`). Its later calls are
+   * follow-ups however their signal is built: a completion's signal also ends at
+   * shutdown (`AbortSignal.any`), a new object each time, yet it is the same request.
+   */
+  owner?: object
 }
 
 interface _Waiter {
@@ -70,10 +76,10 @@ export function createPacer(options: PacerOptions) {
   let lastStartAt = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
   let calls = 0
-  // Requests (by their client's signal) that got past the bound once. Their later calls
+  // Requests (by their owner, default their client's signal) that got past the bound once. Their later calls
   // (completions after saveSession, retries) are never refused, which would waste the
   // session they already made, and are served first. The bound is on new requests only.
-  const admitted = new WeakSet<AbortSignal>()
+  const admitted = new WeakSet<object>()
 
   /** Follow-ups first; a cleanup call that waited `agingMs` ranks as a new request. */
   function _rank(waiter: _Waiter, now: number): number {
@@ -123,11 +129,12 @@ export function createPacer(options: PacerOptions) {
     const priority = turn.priority ?? 'request'
     const label = turn.label ?? 'call'
     if (turn.signal?.aborted) return Promise.reject(new XipuError('E_ABORTED', `${label}: the client went away`))
-    const followUp = priority === 'request' && !!turn.signal && admitted.has(turn.signal)
+    const owner = turn.owner ?? turn.signal
+    const followUp = priority === 'request' && !!owner && admitted.has(owner)
     // Only new requests are refused: one already admitted is never refused halfway.
     const full = priority === 'request' && !followUp ? _queueFullError() : undefined
     if (full) return Promise.reject(full)
-    if (priority === 'request' && turn.signal) admitted.add(turn.signal)
+    if (priority === 'request' && owner) admitted.add(owner)
     return _enqueue(priority, followUp, label, turn.signal)
   }
 
