@@ -44,7 +44,7 @@ function _onPath(name: string): string | undefined {
 export function findAgent(name: string, envKey: string): { agent?: FoundAgent; skip?: string } {
   const given = process.env[envKey]
   const path = given ? (isAbsolute(given) ? given : _onPath(given) ?? given) : _onPath(name)
-  if (!path) return { skip: `${name} is not installed: set ${envKey} to its binary, or put ${name} on PATH (see README, "Coding agents")` }
+  if (!path) return { skip: `${name} is not installed: set ${envKey} to its binary, or put ${name} on PATH (README, "Development")` }
   // Even --version runs with a home of its own: the user's is never touched.
   const home = mkdtempSync(join(tmpdir(), 'xipu-agent-version-'))
   const run = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], env: createAgentEnv(home, {}) })
