@@ -293,6 +293,16 @@ describe("errors in Anthropic's shape", () => {
     ['a server tool', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, /web_search_20250305.*tools\[0\]/],
     ['a document block', { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: [{ type: 'document', source: {} }] }] }, /'document'.*messages\[0\]\.content\[0\]/],
     ['a temperature over 1', { model: 'gpt-4.1', max_tokens: 10, temperature: 1.5, messages: [{ role: 'user', content: 'Hi' }] }, /temperature/],
+    [
+      'a tool_use without its tool_result (the error names the id the client sent)',
+      { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01Abc', name: 'get_weather', input: {} }] }, { role: 'user', content: 'and?' }] },
+      /'toolu_01Abc' \(get_weather\) of 'messages\[1\]'/,
+    ],
+    [
+      'a tool_result that answers no tool_use',
+      { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01Zzz', content: 'x' }] }] },
+      /'toolu_01Zzz'.*messages\[1\]\.content\[0\]|messages\[1\]\.content\[0\].*'toolu_01Zzz'/,
+    ],
   ]
   for (const [name, body, message] of bad) {
     test(`${name}: 400 invalid_request_error`, async () => {

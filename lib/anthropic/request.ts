@@ -90,7 +90,13 @@ function _resultText(b: Block, param: string): string {
 }
 
 /** Turns Anthropic messages into chat completions messages, remembering where each came from. */
-function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, out: Block[], origins: MessageOrigin[]): void {
+function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, out: Block[], origins: MessageOrigin[], idNames: Record<string, string>): void {
+  // The internal id of a client's toolu_ id; an error about it names the client's id again.
+  const internalId = (id: string): string => {
+    const internal = fromAnthropicToolId(id)
+    if (internal !== id && /^call_[\w-]+$/.test(internal)) idNames[internal] = id
+    return internal
+  }
   messages.forEach((m, k) => {
     const path = `messages[${k}]`
     if (typeof m.content === 'string') {
@@ -112,11 +118,11 @@ function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; cont
         partOrigins.push(j)
       } else if (b.type === 'tool_use' && m.role === 'assistant') {
         if (typeof b.id !== 'string' || typeof b.name !== 'string') throw _bad(`'${at}' (a tool_use block) needs 'id' and 'name'.`, at)
-        calls.push({ id: fromAnthropicToolId(b.id), type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } })
+        calls.push({ id: internalId(b.id), type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } })
       } else if (b.type === 'tool_result' && m.role === 'user') {
         if (typeof b.tool_use_id !== 'string') throw _bad(`'${at}' (a tool_result block) needs 'tool_use_id'.`, `${at}.tool_use_id`)
         // Results answer the calls of the turn before, so they go ahead of the user's own words.
-        out.push({ role: 'tool', tool_call_id: fromAnthropicToolId(b.tool_use_id), content: _resultText(b, at) })
+        out.push({ role: 'tool', tool_call_id: internalId(b.tool_use_id), content: _resultText(b, at) })
         origins.push({ path: at })
       } else if (b.type === 'thinking' || b.type === 'redacted_thinking') {
         // The model's earlier thinking is not sent back to the platform.
@@ -178,7 +184,8 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
       origins.push({ path: 'system' })
     }
   }
-  _messages(body.messages as Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, messages, origins)
+  const idNames: Record<string, string> = {}
+  _messages(body.messages as Array<{ role: 'user' | 'assistant' | 'system'; content: string | Block[] }>, messages, origins, idNames)
 
   const chat = parseTranslatedBody({
     body: {
@@ -194,7 +201,7 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
       parallel_tool_calls: body.tool_choice?.disable_parallel_tool_use ? false : undefined,
     },
     origins,
-    renames: { max_completion_tokens: 'max_tokens', reasoning_effort: 'thinking', stop: 'stop_sequences' },
+    renames: { max_completion_tokens: 'max_tokens', reasoning_effort: 'thinking', stop: 'stop_sequences', ...idNames },
   })
   // Anthropic allows more stop sequences than chat completions' four: they are cut here, not by the parser.
   // Still bounded: each one is matched against every character of the answer.
