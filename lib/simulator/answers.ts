@@ -118,7 +118,8 @@ export interface AnswerInput {
   online: boolean
   thinking?: string
   maxToken: number
-  files: string[]
+  /** The files the model sees, in the order of the completion's `files` (none for a text-only model). */
+  files: Array<{ type: string; size: number; sha256: string }>
   /** How the word filter answers a banned word (default `empty`). */
   wordFilter?: WordFilterReply
 }
@@ -166,7 +167,7 @@ export function createAnswer(input: AnswerInput): Answer {
       `history ${input.historyTurns}`,
       input.online ? 'web search on' : '',
       input.thinking ? `thinking ${input.thinking}` : '',
-      input.files.length > 0 ? `${input.files.length} image(s)` : '',
+      ...input.files.map(describeAttachment),
     ].filter(Boolean)
     text = createToolAnswer(input.text, said) ?? `Echo from ${input.model}: ${said} | ${extras.join(', ')} | 你好🌏`
     if (directives.long) text = _longText(directives.long)
@@ -178,6 +179,17 @@ export function createAnswer(input: AnswerInput): Answer {
       ? (reasoningWithCall(input.text) ?? `Thinking about ${JSON.stringify(said.slice(0, 40))} (${said.length} chars); 思考中…`)
       : ''
   return { text, reasoning }
+}
+
+/**
+ * How a simulated multimodal model describes attached file `i` (0-based): it
+ * cannot see, so it names what it got, in order, for tests to check.
+ *
+ * @example
+ * describeAttachment({ type: 'image/png', size: 95, sha256: '3f2a…' }, 0) // 'image 1: image/png 95 bytes sha256 3f2a9c0d1e2b'
+ */
+export function describeAttachment(file: { type: string; size: number; sha256: string }, i: number): string {
+  return `image ${i + 1}: ${file.type} ${file.size} bytes sha256 ${file.sha256.slice(0, 12)}`
 }
 
 function _longText(bytes: number): string {

@@ -5,7 +5,7 @@
  * user's previous call (every endpoint counts, rejected calls too); the
  * 50-session cap; integer ids for delete; `code` ≠ 0 replies for bad input.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { getQuery, readBody, readFormData, type H3, type H3Event } from 'h3'
 import { countTokens, createAnswer, readDirectives, SIMULATED_CATALOG, type CatalogEntry } from './answers.ts'
 import { createEventStream } from './sse.ts'
@@ -126,13 +126,16 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     if (typeof body.text !== 'string' || body.text.trim() === '') return fail('Please enter a question')
     const files = Array.isArray(body.files) ? body.files.filter((f): f is string => typeof f === 'string') : []
     if (files.some((f) => !state.uploads.has(f))) return fail('File not found')
-    if (files.length > 0 && !_isMultimodal(session.model)) return fail(`${session.model} does not support images`)
+    // What a text-only model does with files is not on record (the web app offers no upload
+    // for it). The simulator takes the quieter failure: the files are ignored, and the model
+    // answers as if no image came. Only the adapter's own refusal then tells the user.
+    const attachments = _isMultimodal(session.model) ? files.map((f) => state.uploads.get(f)!) : []
     const thinking = typeof body.thinking === 'string' ? body.thinking : undefined
     if (thinking && !['minimal', 'low', 'medium', 'high'].includes(thinking)) return fail('Invalid thinking level')
 
     const text = body.text
     const historyTurns = Math.min(session.contextCount, session.history.length)
-    const answer = createAnswer({ model: session.model, text, historyTurns, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files, wordFilter: state.options.wordFilter })
+    const answer = createAnswer({ model: session.model, text, historyTurns, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files: attachments, wordFilter: state.options.wordFilter })
     state.streamsOpen++
     let closed = false
     const close = () => {
@@ -168,11 +171,14 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     if (admitted instanceof Response) return admitted
     const form = await readFormData(event).catch(() => undefined)
     const file = form?.get('file')
+    // The web app's Upload component sends a multipart form: accept=image, file, lang.
     if (!form || form.get('accept') !== 'image') return fail('Only images can be uploaded here (accept=image)')
     if (!file || typeof file === 'string') return fail('No file in the form')
     if (!/^image\//.test(file.type)) return fail(`Unsupported file type ${file.type || 'unknown'}`)
+    const bytes = new Uint8Array(await file.arrayBuffer())
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
     const url = `${state.publicUrl()}/files/${randomBytes(8).toString('hex')}-${encodeURIComponent(file.name || 'image')}`
-    state.uploads.set(url, { type: file.type, size: file.size })
+    state.uploads.set(url, { type: file.type, size: bytes.length, name: file.name, sha256, bytes, lang: form.get('lang')?.toString() })
     return ok({ url, file_url: url })
   })
 }

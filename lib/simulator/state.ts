@@ -104,6 +104,18 @@ export interface SimSession {
   history: Array<{ user: string; assistant: string }>
 }
 
+/** One uploaded file, as the simulated file host keeps it. */
+export interface SimUpload {
+  type: string
+  size: number
+  name: string
+  /** Hex SHA-256 of `bytes`. */
+  sha256: string
+  bytes: Uint8Array
+  /** The form's `lang` field, as sent. */
+  lang?: string
+}
+
 export interface Fault {
   /** `status`: reply with that HTTP status; `network`: drop the connection; `stall`: never answer. */
   kind: 'status' | 'network' | 'stall'
@@ -144,7 +156,8 @@ export function createSimulatorState(options: SimulatorOptions = {}) {
     options: resolved,
     tokens,
     sessions,
-    uploads: new Map<string, { type: string; size: number }>(),
+    /** What each upload received, by the URL it answered: tests compare `bytes` with what they sent. */
+    uploads: new Map<string, SimUpload>(),
     calls,
     /** Completion streams open right now. */
     streamsOpen: 0,

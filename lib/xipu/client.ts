@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AbortController as NodeAbortController, fetch as nodeFetch, Headers as NodeHeaders } from 'node-fetch-native/node'
+import { AbortController as NodeAbortController, Blob as NodeBlob, fetch as nodeFetch, FormData as NodeFormData, Headers as NodeHeaders } from 'node-fetch-native/node'
 import { createFetch, type FetchResponse } from 'ofetch'
 import { closeOnReturn } from '../close-on-return.ts'
 import { isXipuError, XipuError } from '../errors.ts'
@@ -65,6 +65,13 @@ export interface CompletionPayload {
   files?: string[]
   online?: boolean
   thinking?: string
+}
+
+/** A file to upload: its bytes, a file name and its media type (`image/png`). */
+export interface UploadFile {
+  data: Uint8Array
+  name: string
+  type: string
 }
 
 export interface CallOptions {
@@ -257,8 +264,44 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     return closeOnReturn(readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal, options.onRaw), close)
   }
 
+  /**
+   * Uploads one image: a multipart POST to `…/api/common/upload` (a sibling of
+   * the chat API base) with `file`, `accept=image` and `lang`, as the web app's
+   * Upload component sends it. It is a call like any other: paced, retried,
+   * and its failures mapped the same way. The form is built again for each
+   * attempt; node-fetch's encoder sets the multipart boundary.
+   */
+  async function uploadImage(file: UploadFile, options: CallOptions = {}): Promise<{ url: string }> {
+    return _withRetries('upload', options, async (settings, signal) => {
+      const form = new NodeFormData()
+      form.append('accept', 'image')
+      form.append('lang', settings.lang)
+      form.append('file', new NodeBlob([file.data as Uint8Array<ArrayBuffer>], { type: file.type }), file.name)
+      const { 'content-type': _json, ...headers } = _headers(settings)
+      const response: FetchResponse<unknown> = await $fetch.raw(uploadUrl(settings.apiBase), {
+        method: 'POST',
+        query: { sf_request_type: 'ajax' },
+        headers,
+        body: form as unknown as BodyInit,
+        signal,
+        retry: 0,
+        ignoreResponseError: true,
+        responseType: 'json',
+      })
+      const data = response._data as { code?: unknown; msg?: unknown; data?: { url?: unknown; file_url?: unknown } } | undefined
+      options.onRaw?.(data)
+      if (!response.ok) throw _statusError('upload', response.status, data)
+      if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', 'The platform answered upload with something that is not JSON.')
+      if (!isSuccessCode(data.code)) throw _codeError('upload', data)
+      const url = [data.data?.url, data.data?.file_url].find((u): u is string => typeof u === 'string' && u !== '')
+      if (!url) throw new XipuError('E_UPSTREAM', 'The platform accepted the upload but sent no URL (data.url or data.file_url).')
+      return { url }
+    })
+  }
+
   return {
     openCompletion,
+    uploadImage,
     /** The platform's model catalog (`GET config`). */
     async getCatalog(options?: CallOptions): Promise<CatalogModel[]> {
       const data = await _json<{ models?: unknown[] }>('config', 'GET', 'config', undefined, options)
@@ -285,6 +328,17 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
 }
 
 export type XipuClient = ReturnType<typeof createXipuClient>
+
+/**
+ * Where uploads go: `../common/upload` from the chat API base, as the protocol
+ * document says (`…/api/chat` → `…/api/common/upload`).
+ *
+ * @example
+ * uploadUrl('https://xipuai.xjtlu.edu.cn/jmapi/api/chat') // 'https://xipuai.xjtlu.edu.cn/jmapi/api/common/upload'
+ */
+export function uploadUrl(apiBase: string): string {
+  return new URL('../common/upload', `${apiBase.replace(/\/+$/, '')}/`).href
+}
 
 function _catalogModel(entry: unknown): CatalogModel | undefined {
   if (typeof entry === 'string') return entry ? { id: entry, multimodal: false } : undefined
