@@ -151,6 +151,7 @@ export const SETTINGS = [
   _setting({ key: 'XIPU_MODELS', field: 'models', parse: _someOf, fallback: undefined as string[] | undefined, description: "Model ids offered instead of the platform's catalog" }),
   _setting({ key: 'XIPU_MODELS_TTL_MS', field: 'modelsTtlMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'How long the model catalog is cached' }),
   _setting({ key: 'XIPU_MODEL_MAP', field: 'modelMap', parse: _modelMap, fallback: {} as Record<string, string>, description: 'Requested model name → platform model, for every API (requested=platform, comma separated)' }),
+  _setting({ key: 'XIPU_FILE_BASE', field: 'fileBase', parse: _base, fallback: 'https://tosai.xjtlu.edu.cn', description: "The platform's file host: image URLs here (or on the API's own origin) are passed on without a download" }),
   // The adapter's server.
   _setting({ key: 'HOST', field: 'host', parse: _trimmed, fallback: '127.0.0.1', description: 'Address to listen on' }),
   _setting({ key: 'PORT', field: 'port', parse: _wholeNumber(0), fallback: 8000, description: 'Port to listen on' }),
@@ -159,6 +160,12 @@ export const SETTINGS = [
   _setting({ key: 'XIPU_ALLOWED_HOSTS', field: 'allowedHosts', parse: _list, fallback: [] as string[], description: 'More Host names answered besides localhost and the bind address (* turns the check off)' }),
   _setting({ key: 'XIPU_BODY_LIMIT', field: 'bodyLimit', parse: _wholeNumber(1024), fallback: 32 * 1024 * 1024, description: 'Largest request body accepted, in bytes' }),
   _setting({ key: 'XIPU_RESPONSES_KEEP', field: 'responsesKeep', parse: _wholeNumber(0), fallback: 100, description: 'Responses kept in memory for previous_response_id (0 = none)' }),
+  // Images.
+  _setting({ key: 'XIPU_IMAGE_MAX_BYTES', field: 'imageMaxBytes', parse: _wholeNumber(1), fallback: 10 * 1024 * 1024, description: 'Largest image accepted, in bytes (413 above it)' }),
+  _setting({ key: 'XIPU_IMAGE_MAX_COUNT', field: 'imageMaxCount', parse: _wholeNumber(0), fallback: 8, description: 'Most images in one request (0 = images refused)' }),
+  _setting({ key: 'XIPU_IMAGE_FETCH_TIMEOUT', field: 'imageFetchTimeoutMs', parse: parseDuration, fallback: 15_000, description: 'Timeout of fetching one http(s) image URL, redirects included' }),
+  _setting({ key: 'XIPU_IMAGE_FETCH_PRIVATE', field: 'imageFetchPrivate', parse: _switch, fallback: false, description: 'Also fetch image URLs on loopback, private and link-local addresses' }),
+  _setting({ key: 'XIPU_IMAGE_FETCH_ALLOW', field: 'imageFetchAllow', parse: _list, fallback: [] as string[], description: 'Hosts whose image URLs are fetched whatever address they resolve to' }),
   // Load and faults.
   _setting({ key: 'XIPU_MAX_RETRIES', field: 'maxRetries', parse: _wholeNumber(0), fallback: 3, description: 'Retries of a platform call that failed before any byte was relayed' }),
   _setting({ key: 'XIPU_QUEUE_MAX', field: 'queueMax', parse: _wholeNumber(1), fallback: 64, description: 'Requests allowed to wait for the platform before new ones get 429' }),

@@ -67,7 +67,7 @@ const CASES: Case[] = [
   { name: 'an audio part', body: withMessage({ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /audio/i },
   { name: 'a tool that is not a function', body: withField({ tools: [{ type: 'web_search' }] }), status: 400, param: 'tools[0].type', code: 'invalid_value', message: /web_search|function/ },
   { name: 'an unknown response_format', body: withField({ response_format: { type: 'yaml' } }), status: 400, param: 'response_format.type', code: 'invalid_value', message: /yaml|response_format/ },
-  { name: 'an image part', body: withMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /Images/ },
+  { name: 'an image part that is no image', body: withMessage({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }), status: 400, param: 'messages[0].content[0]', code: 'invalid_value', message: /not a PNG, JPEG, GIF or WebP/ },
   {
     name: 'a body over the limit (content-length)',
     body: withMessage({ role: 'user', content: 'x'.repeat(BODY_LIMIT) }),

@@ -17,6 +17,8 @@ import { createKeepaliveJobs, keepaliveLockFile, type KeepaliveJobs, type Keepal
 import { tryAcquireLock, type HeldLock } from '../lock.ts'
 import { createLogger, setLogFile } from '../log.ts'
 import { createModelCatalog } from '../xipu/catalog.ts'
+import { createImageResolver } from '../images/resolve.ts'
+import { createUploadCache } from '../images/upload-cache.ts'
 import { createPacer } from '../xipu/pacer.ts'
 import { serveApp } from '../serve.ts'
 import { createReauth, type Reauth } from '../login/reauth.ts'
@@ -109,9 +111,10 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   await healer?.ensureToken()
   // Aborted when shutdown's grace is over: the answers still running then end with an error event.
   const shutdown = new AbortController()
-  const pipeline = createChatPipeline({ client, sessions, log, reauth: options.reauth ?? healer?.heal, shutdown: shutdown.signal })
-  const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   const models = createModelCatalog({ client, settings, log })
+  const images = createImageResolver({ settings, client, models, cache: createUploadCache({ stateDir: initial.stateDir, log }), log })
+  const pipeline = createChatPipeline({ client, sessions, log, reauth: options.reauth ?? healer?.heal, shutdown: shutdown.signal, images })
+  const chat: ChatPipeline = healer ? _waitingForLogins(pipeline, healer) : pipeline
   let shuttingDown = false
   let keepaliveHere = false
   const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown, bindHost: host, status, keepaliveHere: () => keepaliveHere })

@@ -8,6 +8,7 @@ import { closeOnReturn } from '../close-on-return.ts'
 import { isXipuError, XipuError } from '../errors.ts'
 import { screenAnswer } from './answer.ts'
 import type { ChatRequest } from './request.ts'
+import type { ImageResolver } from '../images/resolve.ts'
 import type { SessionManager } from '../sessions/manager.ts'
 import type { XipuEvent } from '../xipu/events.ts'
 import type { XipuClient } from '../xipu/client.ts'
@@ -26,6 +27,8 @@ export interface ChatDeps {
   reauth?: () => Promise<boolean>
   /** Aborted when shutdown's grace is over: running answers end with `E_SHUTTING_DOWN`. */
   shutdown?: AbortSignal
+  /** Checks and uploads a request's images (lib/images/resolve.ts); without it, a request with images is refused. */
+  images?: ImageResolver
 }
 
 /**
@@ -61,6 +64,12 @@ export function createChatPipeline(deps: ChatDeps) {
     return closeOnReturn(relay(), release)
   }
 
+  async function _files(request: ChatRequest, signal?: AbortSignal): Promise<string[]> {
+    if (!request.images?.length) return []
+    if (!deps.images) throw new XipuError('E_BAD_REQUEST', 'Images are not taken by this pipeline.', { param: request.images[0]!.param })
+    return deps.images.resolve(request, signal)
+  }
+
   return {
     /**
      * Creates the session and starts the completion; resolves once the
@@ -73,12 +82,14 @@ export function createChatPipeline(deps: ChatDeps) {
       for (;;) {
         let session: { id: number; reused: boolean } | undefined
         try {
+          // Images first: a refused image or a failed upload ends the request before any session exists.
+          const files = await _files(request, signal)
           session = await deps.sessions.acquire(request, signal)
           // The call ends when the client leaves, or when shutdown's grace is over. The pacer still
           // knows it by the client's signal: a follow-up of the saveSession above, served first, never refused.
           const callSignal = deps.shutdown ? (signal ? AbortSignal.any([signal, deps.shutdown]) : deps.shutdown) : signal
           const events = await deps.client.openCompletion(
-            { sessionId: session.id, text: request.prompt, online: request.online, thinking: request.thinking },
+            { sessionId: session.id, text: request.prompt, files, online: request.online, thinking: request.thinking },
             { signal: callSignal, owner: signal },
           )
           // Screened for the answers that are not answers (Request Err!, the word filter), for every surface.

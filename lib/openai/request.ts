@@ -7,6 +7,7 @@ import { z } from 'zod'
 import type { ChatRequest } from '../chat/request.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { XipuError } from '../errors.ts'
+import { formatImageMarker, readImageUrl, type ImageInput } from '../images/input.ts'
 import { buildPrompt } from '../tools/prompt.ts'
 import { readToolOptions, toChatMessages } from './request-tools.ts'
 
@@ -100,21 +101,12 @@ export function parseChatRequest(body: unknown): OpenAIChatRequest {
   const toolOptions = readToolOptions(r)
   if (r.logprobs) throw _badRequest(`'logprobs' is not supported by the platform. Leave it out.`, 'logprobs')
 
-  r.messages.forEach((m, i) => {
-    if (!Array.isArray(m.content)) return
-    m.content.forEach((part, j) => {
-      const type = (part as { type: string }).type
-      if (type === 'text') return
-      const param = `messages[${i}].content[${j}]`
-      if (type === 'image_url') throw _badRequest(`Images are not supported yet (${param}): send text only.`, param)
-      throw _badRequest(`Content parts of type '${type}' are not supported (${param}): send text parts.`, param)
-    })
-  })
+  const { messages: withMarkers, images } = _takeImages(r.messages)
 
   const online = r.model.endsWith(':online') || r.web_search_options != null
   const upstreamModel = r.model.replace(/:online$/, '')
   if (upstreamModel === '') throw _badRequest(`Invalid value for 'model': name a model before ':online'.`, 'model')
-  const messages = toChatMessages(r.messages)
+  const messages = toChatMessages(withMarkers)
   if (!messages.some((m) => m.text.trim() !== '' || (m.toolCalls?.length ?? 0) > 0)) throw _badRequest(`'messages' hold no text to send.`, 'messages')
   const { legacyFunctions, ...tooling } = toolOptions
   const prompt = buildPrompt(messages, tooling)
@@ -135,10 +127,35 @@ export function parseChatRequest(body: unknown): OpenAIChatRequest {
     online,
     thinking: r.reasoning_effort ?? undefined,
     prompt,
+    ...(images.length > 0 ? { images } : {}),
     messageCount: r.messages.length,
     ...tooling,
     legacyFunctions,
   }
+}
+
+/**
+ * Takes the images out of the messages, in order, leaving `[Image n]` where
+ * each was, so that the model can tell them apart (the completion's `files`
+ * are in the same order). Only user messages carry images, as in OpenAI's API.
+ */
+function _takeImages(messages: ChatRequestBody['messages']): { messages: ChatRequestBody['messages']; images: ImageInput[] } {
+  const images: ImageInput[] = []
+  const out = messages.map((m, i) => {
+    if (!Array.isArray(m.content)) return m
+    const content = m.content.map((part, j) => {
+      const type = (part as { type: string }).type
+      if (type === 'text') return part
+      const param = `messages[${i}].content[${j}]`
+      if (type !== 'image_url') throw _badRequest(`Content parts of type '${type}' are not supported (${param}): send text or image_url parts.`, param)
+      if (m.role !== 'user') throw _badRequest(`Images are taken in user messages only (${param} is in a ${m.role} message).`, param)
+      const image = (part as { image_url: string | { url: string } }).image_url
+      images.push(readImageUrl(typeof image === 'string' ? image : image.url, param))
+      return { type: 'text' as const, text: formatImageMarker(images.length) }
+    })
+    return { ...m, content }
+  })
+  return { messages: out, images }
 }
 
 /**

@@ -1,0 +1,149 @@
+/**
+ * From a request's images to the completion's `files`: every check first
+ * (how many, whether the model takes images, each image's real format and
+ * size, remote URLs fetched safely), then the uploads, each distinct image
+ * once (lib/images/upload-cache.ts). Nothing reaches the platform for a
+ * request that is refused, and an upload that fails after its retries fails
+ * the request (502) before its session is even created.
+ */
+import { createHash } from 'node:crypto'
+import type { ConsolaInstance } from 'consola'
+import type { ChatRequest } from '../chat/request.ts'
+import { isXipuError, XipuError } from '../errors.ts'
+import type { Settings } from '../settings.ts'
+import type { ModelCatalog } from '../xipu/catalog.ts'
+import type { CallOptions, UploadFile } from '../xipu/client.ts'
+import { fetchImage } from './fetch.ts'
+import type { ImageInput } from './input.ts'
+import { sniffImage, type ImageKind } from './sniff.ts'
+import type { UploadCache } from './upload-cache.ts'
+
+export interface ImageResolverDeps {
+  settings: () => Settings
+  client: { uploadImage: (file: UploadFile, options?: CallOptions) => Promise<{ url: string }> }
+  models: Pick<ModelCatalog, 'list'>
+  cache: UploadCache
+  log?: ConsolaInstance
+}
+
+/** One image, checked: bytes to upload, or a URL already on the platform's file host. */
+type Checked = { n: number; param?: string; url: string } | { n: number; param?: string; bytes: Uint8Array; kind: ImageKind; sha256: string }
+
+// Errors that are not the upload's fault: passed on as they are (a 403 is healed by a new login).
+const PASSED_ON = ['E_TOKEN_EXPIRED', 'E_NO_TOKEN', 'E_ABORTED', 'E_SHUTTING_DOWN', 'E_QUEUE_FULL', 'E_QUEUE_TIMEOUT'] as const
+
+/**
+ * @example
+ * const images = createImageResolver({ settings, client, models, cache })
+ * const files = await images.resolve(request, signal) // ['https://tosai.xjtlu.edu.cn/…png']
+ */
+export function createImageResolver(deps: ImageResolverDeps) {
+  // A repair of the same request (lib/chat/turn.ts) keeps its images array: no second fetch.
+  const resolved = new WeakMap<ImageInput[], Promise<string[]>>()
+
+  async function _resolve(request: ChatRequest, images: ImageInput[], signal?: AbortSignal): Promise<string[]> {
+    const settings = deps.settings()
+    if (images.length > settings.imageMaxCount) {
+      const extra = images[settings.imageMaxCount]
+      const limit = settings.imageMaxCount === 0 ? 'Images are turned off here (XIPU_IMAGE_MAX_COUNT=0).' : `At most ${settings.imageMaxCount} images are taken in one request (XIPU_IMAGE_MAX_COUNT).`
+      throw new XipuError('E_BAD_REQUEST', `The request holds ${images.length} images. ${limit}`, { param: extra?.param })
+    }
+    // The bytes in hand first (no call at all for a bad one), then the catalog, then remote URLs.
+    const inline = images.map((image, i) => (image.kind === 'data' ? _checkBytes(image, image.bytes, i + 1, settings) : undefined))
+    await _checkModel(request, signal)
+    const checked: Checked[] = []
+    for (const [i, image] of images.entries()) checked.push(inline[i] ?? (await _fetchChecked(image, i + 1, settings, signal)))
+    const files: string[] = []
+    for (const image of checked) files.push('url' in image ? image.url : await _upload(image, images.length, settings, signal))
+    return files
+  }
+
+  /** A model the platform's catalog marks text-only is refused; one it does not list is passed through. */
+  async function _checkModel(request: ChatRequest, signal?: AbortSignal): Promise<void> {
+    const { models, source } = await deps.models.list(signal)
+    // The built-in list (catalog unreadable) and XIPU_MODELS do not know who sees: the platform decides.
+    if (source !== 'platform') return
+    const entry = models.find((m) => m.id === request.upstreamModel)
+    if (!entry || entry.multimodal) return
+    const seeing = models.filter((m) => m.multimodal).map((m) => m.id)
+    const offer = seeing.length > 0 ? ` Models that take images: ${seeing.join(', ')}.` : ' No model in the catalog takes images.'
+    throw new XipuError('E_BAD_REQUEST', `The model '${request.upstreamModel}' does not take images (the platform's catalog marks it text-only).${offer}`, { param: 'model' })
+  }
+
+  /** A URL on the platform's file host as it is; any other fetched, then checked as bytes. */
+  async function _fetchChecked(image: ImageInput, n: number, settings: Settings, signal?: AbortSignal): Promise<Checked> {
+    if (image.kind === 'data') return _checkBytes(image, image.bytes, n, settings)
+    if (_isOnFileHost(image.url, settings)) return { n, param: image.param, url: image.url }
+    const { bytes } = await fetchImage(image.url, {
+      maxBytes: settings.imageMaxBytes,
+      timeoutMs: settings.imageFetchTimeoutMs,
+      allowPrivate: settings.imageFetchPrivate,
+      allowHosts: settings.imageFetchAllow,
+      param: image.param,
+      signal,
+    })
+    return _checkBytes(image, bytes, n, settings)
+  }
+
+  /** Size and real format: 413 over the limit, 400 for anything but PNG, JPEG, GIF or WebP. */
+  function _checkBytes(image: ImageInput, bytes: Uint8Array, n: number, settings: Settings): Checked {
+    const where = image.param ? ` (${image.param})` : ''
+    if (bytes.length > settings.imageMaxBytes) {
+      throw new XipuError('E_BODY_TOO_LARGE', `Image ${n}${where} is ${bytes.length} bytes, over XIPU_IMAGE_MAX_BYTES (${settings.imageMaxBytes}).`, { param: image.param })
+    }
+    const kind = sniffImage(bytes)
+    if (!kind) {
+      const declared = image.kind === 'data' && image.mediaType ? ` (declared ${image.mediaType})` : ''
+      throw new XipuError('E_BAD_REQUEST', `Image ${n}${where} is not a PNG, JPEG, GIF or WebP image by its content${declared}.`, { param: image.param })
+    }
+    return { n, param: image.param, bytes, kind, sha256: createHash('sha256').update(bytes).digest('hex') }
+  }
+
+  async function _upload(image: Extract<Checked, { bytes: Uint8Array }>, count: number, settings: Settings, signal?: AbortSignal): Promise<string> {
+    const known = deps.cache.get(image.sha256, settings.apiBase)
+    if (known) return known
+    try {
+      const { url } = await deps.client.uploadImage({ data: image.bytes, name: `image-${image.sha256.slice(0, 12)}.${image.kind.extension}`, type: image.kind.mediaType }, { signal })
+      deps.cache.set(image.sha256, settings.apiBase, url)
+      deps.log?.debug(`Uploaded image ${image.n} of ${count} (${image.bytes.length} bytes, sha256 ${image.sha256.slice(0, 12)}).`)
+      return url
+    } catch (error) {
+      if (isXipuError(error, ...PASSED_ON)) throw error
+      const where = image.param ? ` (${image.param})` : ''
+      throw new XipuError('E_UPSTREAM', `The upload of image ${image.n} of ${count}${where} to the platform failed: ${(error as Error).message} Nothing else was sent for this request.`, { cause: error, param: image.param })
+    }
+  }
+
+  return {
+    /**
+     * The completion's `files` for `request`, in the order of its images
+     * (the prompt's `[Image 1]` is `files[0]`); empty without images.
+     */
+    resolve(request: ChatRequest, signal?: AbortSignal): Promise<string[]> {
+      const images = request.images
+      if (!images || images.length === 0) return Promise.resolve([])
+      let pending = resolved.get(images)
+      if (!pending) {
+        pending = _resolve(request, images, signal)
+        resolved.set(images, pending)
+        // A failure is not kept: after a new login (a healed 403) the same request tries again.
+        pending.catch(() => resolved.delete(images))
+      }
+      return pending
+    },
+  }
+}
+
+export type ImageResolver = ReturnType<typeof createImageResolver>
+
+/** Whether `url` is on the platform's file host (`XIPU_FILE_BASE`) or the API's own origin: passed on as it is. */
+function _isOnFileHost(url: string, settings: Settings): boolean {
+  try {
+    const target = new URL(url)
+    const fileBase = new URL(`${settings.fileBase.replace(/\/+$/, '')}/`)
+    if (target.origin === fileBase.origin && target.pathname.startsWith(fileBase.pathname)) return true
+    return target.origin === new URL(settings.apiBase).origin
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * Images end to end, with the official `openai` SDK (and Anthropic's for
+ * /v1/messages): data: and http(s) URLs, checked, uploaded once through the
+ * platform's upload call, and passed in the completion's `files`, in order.
+ * The simulator keeps what it received: the bytes are compared with what was
+ * sent. Refusals happen before anything reaches the platform.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { dirname, join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import Anthropic from '@anthropic-ai/sdk'
+import OpenAI from 'openai'
+import { startAdapter } from '../lib/adapter/start.ts'
+import { createSolidPng } from '../lib/doctor/png.ts'
+import { startStack, type Stack } from './support/harness.ts'
+
+const MAX_BYTES = 4096
+const RED = createSolidPng([230, 20, 20])
+const BLUE = createSolidPng([20, 20, 230], 40)
+
+let stack: Stack
+let images: { url: string; hits: string[]; close: () => Promise<void> }
+
+before(async () => {
+  images = await _startImageServer()
+  stack = await startStack({
+    overrides: {
+      XIPU_IMAGE_MAX_BYTES: String(MAX_BYTES),
+      // The loopback test server is reached by its address only: "localhost" stays refused.
+      XIPU_IMAGE_FETCH_ALLOW: '127.0.0.1',
+      XIPU_MAX_RETRIES: '1',
+    },
+  })
+})
+after(async () => {
+  await stack?.close()
+  await images?.close()
+})
+
+function _dataUrl(bytes: Uint8Array, type = 'image/png'): string {
+  return `data:${type};base64,${Buffer.from(bytes).toString('base64')}`
+}
+
+function _sha(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** How the simulated multimodal models describe attached image `n` (lib/simulator/answers.ts). */
+function _described(n: number, bytes: Uint8Array): string {
+  return `image ${n}: image/png ${bytes.length} bytes sha256 ${_sha(bytes).slice(0, 12)}`
+}
+
+function _ask(content: OpenAI.Chat.ChatCompletionContentPart[], model = 'gpt-4.1') {
+  return stack.openai.chat.completions.create({ model, messages: [{ role: 'user', content }] })
+}
+
+/** The uploads the simulator received since call `since`, as the upload call's recorded URLs order them. */
+function _completionFiles(since: number): string[][] {
+  return stack.calls({ endpoint: 'completions', since }).map((c) => (c.body as { files: string[] }).files)
+}
+
+async function _rejects(promise: Promise<unknown>, status: number, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof OpenAI.APIError, String(error))
+    assert.equal(error.status, status, error.message)
+    assert.match(error.message, message)
+    return true
+  })
+}
+
+/** The index of the next platform call, once the deletes of earlier requests are done. */
+async function _settled(): Promise<number> {
+  await stack.waitForCleanPlatform()
+  return stack.calls().length
+}
+
+/** Asserts that nothing but the catalog read reached the platform since call `since`. */
+function _nothingSent(since: number): void {
+  const sent = stack.calls({ since }).filter((c) => c.endpoint !== 'config')
+  assert.deepEqual(
+    sent.map((c) => c.endpoint),
+    [],
+    'no upload, no session, no completion',
+  )
+}
+
+describe('chat completions with images', () => {
+  test('one image: uploaded as sent (bytes compared), passed in files, marked [Image 1] in the prompt', async () => {
+    const since = stack.calls().length
+    const reply = await _ask([
+      { type: 'text', text: 'What is in this picture?' },
+      { type: 'image_url', image_url: { url: _dataUrl(RED), detail: 'low' } },
+    ])
+    assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, RED)))
+    const uploads = stack.calls({ endpoint: 'upload', since })
+    assert.equal(uploads.length, 1)
+    // Through the one client: the platform's headers and pacing.
+    assert.ok(uploads[0]!.headers['jm-token'])
+    assert.match(uploads[0]!.headers['content-type'] ?? '', /^multipart\/form-data; boundary=/)
+    const [files] = _completionFiles(since)
+    assert.equal(files?.length, 1)
+    const kept = stack.sim.state.uploads.get(files![0]!)
+    assert.ok(kept, 'the completion names the uploaded file')
+    assert.deepEqual(Buffer.from(kept.bytes), RED)
+    assert.equal(kept.sha256, _sha(RED))
+    assert.equal(kept.type, 'image/png')
+    assert.equal(kept.lang, 'en')
+    const text = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
+    assert.equal(text, 'User:\nWhat is in this picture?\n[Image 1]')
+    await stack.waitForCleanPlatform()
+  })
+
+  test('two images keep their order, in files and in the prompt', async () => {
+    const since = stack.calls().length
+    const reply = await _ask([
+      { type: 'text', text: 'Compare' },
+      { type: 'image_url', image_url: { url: _dataUrl(BLUE) } },
+      { type: 'text', text: 'with' },
+      { type: 'image_url', image_url: { url: _dataUrl(RED) } },
+    ])
+    const content = reply.choices[0]!.message.content ?? ''
+    assert.match(content, new RegExp(`${_described(1, BLUE)}, ${_described(2, RED)}`))
+    const [files] = _completionFiles(since)
+    assert.deepEqual(
+      files!.map((f) => Buffer.from(stack.sim.state.uploads.get(f)!.bytes)),
+      [BLUE, RED],
+    )
+    const text = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
+    assert.equal(text, 'User:\nCompare\n[Image 1]\nwith\n[Image 2]')
+  })
+
+  test('the same image again is not uploaded again, also after a restart with the same state folder', async () => {
+    const image = createSolidPng([20, 200, 20], 24)
+    const since = stack.calls().length
+    await _ask([{ type: 'text', text: 'first' }, { type: 'image_url', image_url: { url: _dataUrl(image) } }])
+    const again = await stack.openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'first' }, { type: 'image_url', image_url: { url: _dataUrl(image) } }] },
+        { role: 'assistant', content: 'A green square.' },
+        { role: 'user', content: 'And again?' },
+      ],
+    })
+    assert.match(again.choices[0]!.message.content ?? '', new RegExp(_described(1, image)))
+    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'one upload for two requests')
+
+    // A second adapter on the same .env and state folder: the cache on disk is read.
+    const restarted = await startAdapter({
+      port: 0,
+      envFile: stack.envFile,
+      env: {},
+      overrides: { XIPU_STATE_DIR: join(dirname(stack.envFile), 'state'), XIPU_MIN_GAP_MS: String(stack.gapMs), XIPU_PREPARE_SESSION: '0' },
+    })
+    try {
+      const client = new OpenAI({ baseURL: restarted.baseURL, apiKey: 'unused', maxRetries: 0 })
+      const reply = await client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: _dataUrl(image) } }] }] })
+      assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, image)))
+    } finally {
+      await restarted.close(2000)
+    }
+    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'still one upload after the restart')
+  })
+
+  test('a URL already on the platform file host is passed on without a download or an upload', async () => {
+    const since = stack.calls().length
+    await _ask([{ type: 'image_url', image_url: { url: _dataUrl(BLUE) } }])
+    const [[uploaded]] = _completionFiles(since) as [[string]]
+    const reply = await _ask([{ type: 'text', text: 'This one' }, { type: 'image_url', image_url: { url: uploaded } }])
+    assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
+    assert.deepEqual(_completionFiles(since)[1], [uploaded])
+    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 0, 'BLUE was uploaded before: the cache, then the pass-through')
+  })
+
+  test('a text-only model: 400 naming it and the models that take images, before any upload', async () => {
+    const since = await _settled()
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([1, 2, 3])) } }], 'gpt-5.4-nano'), 400, /'gpt-5\.4-nano' does not take images.*Models that take images: gpt-5\.6-luna, gpt-5\.4, gpt-5\.4-mini, gpt-4\.1/)
+    _nothingSent(since)
+  })
+
+  test('bytes that are no image (whatever the declared type): 400, before any upload', async () => {
+    const since = await _settled()
+    const text = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    await _rejects(_ask([{ type: 'text', text: 'ok' }, { type: 'image_url', image_url: { url: _dataUrl(text) } }]), 400, /Image 1 \(messages\[0\]\.content\[1\]\) is not a PNG, JPEG, GIF or WebP image by its content \(declared image\/png\)/)
+    _nothingSent(since)
+  })
+
+  test('an image over XIPU_IMAGE_MAX_BYTES: 413, and a valid image before it is not uploaded either', async () => {
+    const since = await _settled()
+    const big = Buffer.concat([createSolidPng([9, 9, 9]), Buffer.alloc(MAX_BYTES)])
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([8, 8, 8])) } }, { type: 'image_url', image_url: { url: _dataUrl(big) } }]), 413, /Image 2 .* over XIPU_IMAGE_MAX_BYTES \(4096\)/)
+    _nothingSent(since)
+  })
+
+  test('more than XIPU_IMAGE_MAX_COUNT (8) images: 400', async () => {
+    const since = await _settled()
+    const part = { type: 'image_url' as const, image_url: { url: _dataUrl(RED) } }
+    await _rejects(_ask(Array.from({ length: 9 }, () => part)), 400, /holds 9 images\. At most 8/)
+    _nothingSent(since)
+  })
+
+  test('an http image URL on an allowed host is fetched, checked and uploaded as fetched', async () => {
+    const since = stack.calls().length
+    const reply = await _ask([{ type: 'image_url', image_url: { url: `${images.url}/blue.png?sig=secret` } }])
+    assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
+    const [files] = _completionFiles(since)
+    assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files![0]!)?.bytes ?? []), BLUE)
+  })
+
+  test('a loopback URL is refused without any request to it', async () => {
+    const since = await _settled()
+    images.hits.length = 0
+    const port = new URL(images.url).port
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `http://localhost:${port}/blue.png` } }]), 400, /a loopback address .*only from public addresses.*XIPU_IMAGE_FETCH_PRIVATE=1/)
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `http://[::1]:${port}/blue.png` } }]), 400, /loopback/)
+    assert.deepEqual(images.hits, [], 'the server was never reached')
+    _nothingSent(since)
+  })
+
+  test('a redirect to a private address is refused at that hop', async () => {
+    const since = await _settled()
+    images.hits.length = 0
+    const port = new URL(images.url).port
+    const redirect = `${images.url}/redirect?to=${encodeURIComponent(`http://localhost:${port}/blue.png`)}`
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: redirect } }]), 400, /leads to http:\/\/localhost:\d+\/blue\.png, a loopback address/)
+    assert.deepEqual(images.hits, ['/redirect'], 'the redirect target was never requested')
+    _nothingSent(since)
+  })
+
+  test('an endless image body is cut at the limit: 413', async () => {
+    const since = await _settled()
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/endless.png` } }]), 413, /larger than XIPU_IMAGE_MAX_BYTES/)
+    _nothingSent(since)
+  })
+
+  test('an upload that fails after its retries: 502 naming the upload, no session created, nothing left', async () => {
+    const since = stack.calls().length
+    // XIPU_MAX_RETRIES=1: two attempts, both refused.
+    stack.sim.state.injectFault('upload', { kind: 'status', status: 500, times: 2 })
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([50, 60, 70])) } }]), 502, /upload of image 1 of 1 .*failed: .*HTTP 500/)
+    assert.deepEqual(
+      stack.calls({ since }).filter((c) => c.endpoint !== 'config').map((c) => `${c.endpoint} ${c.status}`),
+      ['upload 500', 'upload 500'],
+    )
+    assert.deepEqual(stack.unseededSessions(), [])
+  })
+})
+
+describe('the other APIs take images through the same path', () => {
+  test('/v1/responses input_image', async () => {
+    const since = stack.calls().length
+    const image = createSolidPng([120, 10, 200], 20)
+    const reply = await stack.openai.responses.create({
+      model: 'gpt-4.1',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'Describe' }, { type: 'input_image', image_url: _dataUrl(image), detail: 'auto' }] }],
+    })
+    assert.match(reply.output_text, new RegExp(_described(1, image)))
+    const [files] = _completionFiles(since)
+    assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files![0]!)!.bytes), image)
+  })
+
+  test('/v1/messages image blocks, base64 and url sources', async () => {
+    const since = stack.calls().length
+    const image = createSolidPng([200, 120, 10], 20)
+    const anthropic = new Anthropic({ baseURL: stack.adapter.url, apiKey: 'unused', maxRetries: 0 })
+    const reply = await anthropic.messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 100,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', source: { type: 'base64', media_type: 'image/png', data: Buffer.from(image).toString('base64') } },
+            { type: 'image', source: { type: 'url', url: `${images.url}/blue.png` } },
+            { type: 'text', text: 'Which is which?' },
+          ],
+        },
+      ],
+    })
+    const text = reply.content.map((b) => (b.type === 'text' ? b.text : '')).join('')
+    assert.match(text, new RegExp(`${_described(1, image)}, ${_described(2, BLUE)}`))
+    const [files] = _completionFiles(since)
+    assert.deepEqual(files!.map((f) => Buffer.from(stack.sim.state.uploads.get(f)!.bytes)), [image, BLUE])
+    const prompt = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
+    assert.match(prompt, /\[Image 1\]\n\[Image 2\]\nWhich is which\?/)
+  })
+})
+
+/** A local image host: `/blue.png`, `/redirect?to=…`, `/endless.png` (never ends); records the paths it was asked for. */
+async function _startImageServer(): Promise<{ url: string; hits: string[]; close: () => Promise<void> }> {
+  const hits: string[] = []
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    hits.push(url.pathname)
+    if (url.pathname === '/blue.png') {
+      res.writeHead(200, { 'content-type': 'image/png' }).end(BLUE)
+    } else if (url.pathname === '/redirect') {
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end()
+    } else if (url.pathname === '/endless.png') {
+      res.writeHead(200, { 'content-type': 'image/png' })
+      res.write(RED)
+      const timer = setInterval(() => res.write(Buffer.alloc(1024)), 5)
+      res.on('close', () => clearInterval(timer))
+    } else {
+      res.writeHead(404).end()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
