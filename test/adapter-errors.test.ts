@@ -165,6 +165,8 @@ describe('credentials', () => {
   test('.env hot reload: a new JM_TOKEN written while the adapter runs is used by the next request', async () => {
     const before = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: ok as never })
     assert.ok(before.choices[0]!.message.content)
+    // That request's session is deleted (with the token of its time) before the token changes.
+    await stack.waitForCleanPlatform()
 
     // A new login elsewhere: the old token is dead, auth.ts writes the new one.
     stack.sim.state.tokens.revokeAll()

@@ -109,6 +109,19 @@ describe('pacer', () => {
     assert.equal(pacer.lastStartAt(), latest)
   })
 
+  test('a stall of this process lengthens the gap by the time it stood still', async () => {
+    const pacer = createPacer({ minGapMs: () => 200 })
+    await pacer.waitTurn()
+    const next = pacer.waitTurn()
+    // A call went out, then the process stood still: a platform in this process (the
+    // simulator) only now stamps its arrival, so the next call must keep the gap from here.
+    const until = performance.now() + 300
+    while (performance.now() < until) void 0
+    const resumedAt = performance.now()
+    await next
+    assert.ok(performance.now() - resumedAt >= 200, `${(performance.now() - resumedAt).toFixed(1)} ms after the process ran again`)
+  })
+
   test('serves requests before cleanups before idle work, whatever the arrival order', async () => {
     const pacer = await busyPacer(20)
     const order: string[] = []

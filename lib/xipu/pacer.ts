@@ -22,6 +22,8 @@ import { XipuError } from '../errors.ts'
 // absorbs event-loop and network jitter so that "exactly the gap" never lands
 // a hair under it.
 const PACE_MARGIN_MS = 15
+// How often the stall watch looks at the clock while a gap runs (see _createStallWatch).
+const STALL_BEAT_MS = 10
 
 export type Priority = 'request' | 'cleanup' | 'idle'
 
@@ -75,6 +77,7 @@ export function createPacer(options: PacerOptions) {
   const agingMs = options.agingMs ?? 10_000
   let lastStartAt = Number.NEGATIVE_INFINITY
   let timer: NodeJS.Timeout | undefined
+  const stalls = _createStallWatch(() => queue.length > 0 || performance.now() < lastStartAt + options.minGapMs() + PACE_MARGIN_MS)
   let calls = 0
   // Requests (by their owner, default their client's signal) that got past the bound once. Their later calls
   // (completions after saveSession, retries) are never refused, which would waste the
@@ -104,7 +107,7 @@ export function createPacer(options: PacerOptions) {
   function _pump(): void {
     if (timer || queue.length === 0) return
     const now = performance.now()
-    const wait = lastStartAt + options.minGapMs() + PACE_MARGIN_MS - now
+    const wait = lastStartAt + stalls.stalledSince(lastStartAt) + options.minGapMs() + PACE_MARGIN_MS - now
     if (wait > 0) {
       timer = setTimeout(() => {
         timer = undefined
@@ -117,6 +120,7 @@ export function createPacer(options: PacerOptions) {
     queue.splice(queue.indexOf(waiter), 1)
     waiter.cleanup()
     lastStartAt = now
+    stalls.watch()
     calls++
     options.onCall?.(waiter.label)
     waiter.resolve()
@@ -223,7 +227,56 @@ export function createPacer(options: PacerOptions) {
       }
       if (timer) clearTimeout(timer)
       timer = undefined
+      stalls.stop()
     },
+  }
+}
+
+/**
+ * Measures how long this process stood still (a busy event loop, a descheduled
+ * process) while a gap runs. A platform in this same process (the simulator:
+ * the demo and the tests) only stamps a call's arrival when the process runs
+ * again, so a call sent just before a stall of 100 ms arrives 100 ms late by
+ * its clock; the gap to the next call is lengthened by the time stood still.
+ * A platform elsewhere loses nothing but those few ms.
+ */
+function _createStallWatch(needed: () => boolean) {
+  // [when it ended, how long it lasted] for each stall, oldest first.
+  const stalls: Array<[number, number]> = []
+  let beat: NodeJS.Timeout | undefined
+  let lastBeatAt = 0
+
+  function _beat(): void {
+    const now = performance.now()
+    const late = now - lastBeatAt - STALL_BEAT_MS
+    lastBeatAt = now
+    if (late > 1) stalls.push([now, late])
+    if (!needed()) stop()
+  }
+
+  function stop(): void {
+    if (beat) clearInterval(beat)
+    beat = undefined
+  }
+
+  return {
+    /** Watches from now on (a call just started), until nothing waits and the gap is over. */
+    watch(): void {
+      if (beat) return
+      lastBeatAt = performance.now()
+      // Unref'd: a waiting call keeps the process alive by its own timer, not by this one.
+      beat = setInterval(_beat, STALL_BEAT_MS).unref()
+    },
+    /** Time stood still since `since`, in ms (older stalls are forgotten). */
+    stalledSince(since: number): number {
+      while (stalls.length > 0 && stalls[0]![0] <= since) stalls.shift()
+      // A stall that only just ended, seen by a timer that fired before the next beat.
+      const now = performance.now()
+      let total = beat && now - lastBeatAt > STALL_BEAT_MS + 1 ? now - lastBeatAt - STALL_BEAT_MS : 0
+      for (const [, late] of stalls) total += late
+      return total
+    },
+    stop,
   }
 }
 
