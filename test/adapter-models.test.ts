@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { BUILTIN_MODELS } from '../lib/xipu/catalog.ts'
 import { SIMULATED_CATALOG } from '../lib/simulator/answers.ts'
@@ -169,5 +170,19 @@ describe('XIPU_MODEL_MAP', () => {
     assert.equal((retrieved as unknown as { alias_of: string }).alias_of, 'gpt-5.4-mini')
     // A mapped name the catalog holds is shown as the catalog's model.
     assert.equal((await stack.openai.models.retrieve('gpt-4.1')).owned_by, 'xipu')
+  })
+
+  test("Anthropic's SDK lists them too (x-api-key), with display_name, as Claude Code's gateway model discovery reads it", async (t) => {
+    const stack = await startStack({ stopAfter: t, gapMs: 120, overrides: { ADAPTER_API_KEY: 'models-key', XIPU_MODEL_MAP: 'claude-sonnet-4-5=claude-3-7-sonnet-20250219' } })
+    const anthropic = new Anthropic({ baseURL: stack.adapter.url, apiKey: 'models-key', maxRetries: 0 })
+    const listed = []
+    for await (const model of anthropic.models.list()) listed.push(model)
+    assert.deepEqual(
+      listed.map((m) => m.id),
+      [...CATALOG_IDS, 'claude-sonnet-4-5'],
+    )
+    assert.equal(listed.find((m) => m.id === 'gpt-5.6-luna')!.display_name, 'GPT-5.6 Luna')
+    assert.equal(listed.at(-1)!.display_name, 'claude-sonnet-4-5 → claude-3-7-sonnet-20250219')
+    assert.equal((await anthropic.models.retrieve('claude-sonnet-4-5')).display_name, 'claude-sonnet-4-5 → claude-3-7-sonnet-20250219')
   })
 })

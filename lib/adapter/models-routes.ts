@@ -10,8 +10,14 @@ import { XipuError } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
 
+// `display_name` is the name in Anthropic's terms: Anthropic's SDK and Claude Code's gateway model
+// discovery read `data[].id` and `display_name` from the same list.
+function _entry(id: string, name: string, multimodal: boolean) {
+  return { id, object: 'model', created: 0, owned_by: 'xipu', name, display_name: name, multimodal }
+}
+
 function _aliasEntry(alias: ModelAlias) {
-  return { id: alias.id, object: 'model', created: 0, owned_by: 'xipu-alias', name: `${alias.id} → ${alias.aliasOf}`, multimodal: alias.multimodal, alias_of: alias.aliasOf }
+  return { ..._entry(alias.id, `${alias.id} → ${alias.aliasOf}`, alias.multimodal), owned_by: 'xipu-alias', alias_of: alias.aliasOf }
 }
 
 /**
@@ -25,7 +31,7 @@ export function registerModelsRoutes(app: H3, deps: { settings: () => Settings; 
     return {
       object: 'list',
       data: [
-        ...models.map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'xipu', name: m.label ?? m.id, multimodal: m.multimodal, source })),
+        ...models.map((m) => ({ ..._entry(m.id, m.label ?? m.id, m.multimodal), source })),
         ...aliases.map((a) => ({ ..._aliasEntry(a), source })),
       ],
     }
@@ -34,7 +40,7 @@ export function registerModelsRoutes(app: H3, deps: { settings: () => Settings; 
     const id = decodeURIComponent(getRouterParam(event, 'id') ?? '')
     const { models } = await deps.models.list(event.req.signal)
     const model = models.find((m) => m.id === id || `${m.id}:online` === id)
-    if (model) return { id, object: 'model', created: 0, owned_by: 'xipu', name: model.label ?? model.id, multimodal: model.multimodal }
+    if (model) return _entry(id, model.label ?? model.id, model.multimodal)
     const alias = listModelAliases(deps.settings().modelMap, models).find((a) => a.id === id)
     if (alias) return _aliasEntry(alias)
     throw new XipuError('E_NOT_FOUND', `The model '${id}' is not in the platform's catalog. Any id is still passed through to chat completions.`, { param: 'model' })

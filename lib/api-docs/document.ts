@@ -23,7 +23,7 @@ const openAIError = z
   .openapi('Error', { description: "OpenAI's error shape (Anthropic's on /v1/messages)." })
 const anthropicError = z.object({ type: z.literal('error'), error: z.object({ type: z.string(), message: z.string() }) }).openapi('AnthropicError')
 const model = z
-  .object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), name: z.string(), multimodal: z.boolean().describe('The catalog says it takes images'), alias_of: z.string().optional().describe('Set on the names of XIPU_MODEL_MAP (owned_by "xipu-alias"): the platform model the name stands for') })
+  .object({ id: z.string(), object: z.literal('model'), created: z.number(), owned_by: z.string(), name: z.string(), display_name: z.string().describe('The same name, as Anthropic calls it'), multimodal: z.boolean().describe('The catalog says it takes images'), alias_of: z.string().optional().describe('Set on the names of XIPU_MODEL_MAP (owned_by "xipu-alias"): the platform model the name stands for') })
   .openapi('Model')
 const modelList = z.object({ object: z.literal('list'), data: z.array(model) }).openapi('ModelList')
 const toolCall = z.object({ id: z.string(), type: z.literal('function'), function: z.object({ name: z.string(), arguments: z.string().describe('The arguments object as JSON text') }) }).openapi('ToolCall')
