@@ -58,12 +58,13 @@ function _explain(run: AgentRun): string {
 function _platformSaw(since: number) {
   return {
     prompts: stack!.calls({ endpoint: 'completions', since }).map((c) => (c.body as { text: string }).text),
+    thinking: stack!.calls({ endpoint: 'completions', since }).map((c) => (c.body as { thinking?: string }).thinking),
     models: stack!.calls({ endpoint: 'saveSession', since }).map((c) => (c.body as { model: string }).model),
   }
 }
 
 describe('Codex CLI over /v1/responses', () => {
-  test('codex exec: the model calls exec_command, Codex runs it and the answer is built from its output', { skip: codex.skip, timeout: AGENT_TEST_TIMEOUT_MS }, async (t) => {
+  test('codex exec with a reasoning model: the model calls exec_command, Codex runs it and the answer is built from its output', { skip: codex.skip, timeout: AGENT_TEST_TIMEOUT_MS }, async (t) => {
     t.diagnostic(`codex: ${codex.agent!.path} (${codex.agent!.version})`)
     const { home, project, marker } = _workspace(t)
     const codexHome = join(home, '.codex')
@@ -72,7 +73,9 @@ describe('Codex CLI over /v1/responses', () => {
     writeFileSync(
       join(codexHome, 'config.toml'),
       [
-        'model = "gpt-4.1"',
+        // A reasoning model: Codex then sends reasoning settings and hands reasoning items back.
+        'model = "o3"',
+        'model_reasoning_effort = "high"',
         'model_provider = "xipu"',
         '',
         '[model_providers.xipu]',
@@ -105,7 +108,8 @@ describe('Codex CLI over /v1/responses', () => {
     const withResult = saw.prompts.find((p) => /<tool_response id="call_[^"]+" name="exec_command">/.test(p))
     assert.ok(withResult, `a second turn carried the tool's result:\n${saw.prompts.join('\n---\n').slice(-3000)}`)
     assert.ok(withResult.includes(marker))
-    assert.ok(saw.models.length >= 2 && saw.models.every((m) => m === 'gpt-4.1'), saw.models.join(', '))
+    assert.ok(saw.models.length >= 2 && saw.models.every((m) => m === 'o3'), saw.models.join(', '))
+    assert.ok(saw.thinking.every((level) => level === 'high'), `reasoning.effort became the platform's thinking: ${saw.thinking.join(', ')}`)
     await stack!.waitForCleanPlatform()
   })
 })
