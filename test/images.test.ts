@@ -15,6 +15,8 @@ import Anthropic from '@anthropic-ai/sdk'
 import OpenAI from 'openai'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { createSolidPng } from '../lib/doctor/png.ts'
+import { isAllowedHost, refusedRange } from '../lib/images/address.ts'
+import { sniffImage } from '../lib/images/sniff.ts'
 import { startStack, type Stack } from './support/harness.ts'
 
 const MAX_BYTES = 4096
@@ -130,6 +132,25 @@ describe('chat completions with images', () => {
     )
     const text = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
     assert.equal(text, 'User:\nCompare\n[Image 1]\nwith\n[Image 2]')
+  })
+
+  test('streaming: the images are checked and uploaded before the stream starts', async () => {
+    const since = await _settled()
+    const stream = await stack.openai.chat.completions.create({
+      model: 'gpt-5.6-luna',
+      stream: true,
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: _dataUrl(RED) } }, { type: 'text', text: 'Stream it' }] }],
+    })
+    let text = ''
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+    assert.match(text, new RegExp(_described(1, RED)))
+    // A refusal is still a proper HTTP status, not an error inside a stream.
+    await _rejects(
+      stack.openai.chat.completions.create({ model: 'qwen3.6-27b', stream: true, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: _dataUrl(RED) } }] }] }),
+      400,
+      /'qwen3\.6-27b' does not take images/,
+    )
+    assert.equal(stack.calls({ endpoint: 'completions', since }).length, 1)
   })
 
   test('the same image again is not uploaded again, also after a restart with the same state folder', async () => {
@@ -259,6 +280,22 @@ describe('the other APIs take images through the same path', () => {
     assert.match(reply.output_text, new RegExp(_described(1, image)))
     const [files] = _completionFiles(since)
     assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files![0]!)!.bytes), image)
+    // A refusal names the image where the client put it (input[1].content[1], after the instructions' message).
+    const refused = stack.openai.responses.create({
+      model: 'gpt-4.1',
+      instructions: 'Be brief.',
+      input: [
+        { role: 'user', content: 'Hello' },
+        { role: 'user', content: [{ type: 'input_text', text: 'This' }, { type: 'input_image', image_url: _dataUrl(Buffer.from('GIF88a not really')), detail: 'auto' }] },
+      ],
+    })
+    await assert.rejects(refused, (error: unknown) => {
+      assert.ok(error instanceof OpenAI.APIError)
+      assert.equal(error.status, 400)
+      assert.match(error.message, /Image 1 \(input\[1\]\.content\[1\]\) is not a PNG/)
+      assert.equal((error.error as { param?: string }).param, 'input[1].content[1]')
+      return true
+    })
   })
 
   test('/v1/messages image blocks, base64 and url sources', async () => {
@@ -285,6 +322,45 @@ describe('the other APIs take images through the same path', () => {
     assert.deepEqual(files!.map((f) => Buffer.from(stack.sim.state.uploads.get(f)!.bytes)), [image, BLUE])
     const prompt = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
     assert.match(prompt, /\[Image 1\]\n\[Image 2\]\nWhich is which\?/)
+  })
+})
+
+describe('what may be fetched, and what counts as an image', () => {
+  test('only public unicast addresses, unless private ones are allowed; never unspecified or multicast', () => {
+    const refused: Record<string, string> = {
+      '127.0.0.1': 'loopback',
+      '10.1.2.3': 'private',
+      '172.16.0.1': 'private',
+      '192.168.1.1': 'private',
+      '169.254.169.254': 'linkLocal',
+      '100.64.0.1': 'carrierGradeNat',
+      '0.0.0.0': 'unspecified',
+      '::1': 'loopback',
+      '[::1]': 'loopback',
+      'fe80::1': 'linkLocal',
+      'fd00::1': 'uniqueLocal',
+      '::ffff:10.0.0.1': 'private',
+      '64:ff9b::a00:1': 'rfc6052',
+      '224.0.0.1': 'multicast',
+    }
+    for (const [ip, range] of Object.entries(refused)) assert.equal(refusedRange(ip, { allowPrivate: false }), range, ip)
+    for (const ip of ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946']) assert.equal(refusedRange(ip, { allowPrivate: false }), undefined, ip)
+    for (const ip of ['127.0.0.1', '10.1.2.3', 'fd00::1', '169.254.169.254']) assert.equal(refusedRange(ip, { allowPrivate: true }), undefined, ip)
+    for (const ip of ['0.0.0.0', '224.0.0.1', 'ff02::1']) assert.notEqual(refusedRange(ip, { allowPrivate: true }), undefined, ip)
+    assert.ok(isAllowedHost('Intranet.Example.edu.', ['intranet.example.edu']))
+    assert.ok(isAllowedHost('[::ffff:127.0.0.1]', ['127.0.0.1']))
+    assert.ok(!isAllowedHost('localhost', ['127.0.0.1']))
+  })
+
+  test('the format is read from the magic bytes', () => {
+    const ascii = (text: string) => new Uint8Array(Buffer.from(text, 'latin1'))
+    assert.equal(sniffImage(RED)?.mediaType, 'image/png')
+    assert.equal(sniffImage(new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 0x10]))?.mediaType, 'image/jpeg')
+    assert.equal(sniffImage(ascii('GIF89a\x01\x00'))?.mediaType, 'image/gif')
+    assert.equal(sniffImage(ascii('RIFF\x24\x00\x00\x00WEBPVP8 '))?.mediaType, 'image/webp')
+    for (const bytes of [ascii('RIFF\x24\x00\x00\x00WAVEfmt '), ascii('<svg/>'), ascii('%PDF-1.7'), new Uint8Array([0x89, 0x50, 0x4e]), new Uint8Array()]) {
+      assert.equal(sniffImage(bytes), undefined)
+    }
   })
 })
 

@@ -179,7 +179,7 @@ async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Res
   const started = performance.now()
   const signal = event.req.signal
   // The model name comes from the request: escaped, so that it cannot break the request line.
-  const tag = `${escapeLogField(request.model)}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}`
+  const tag = `${escapeLogField(request.model)}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}${request.images?.length ? ` images ${request.images.length}` : ''}`
   if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
   const arrivedAt = Date.now()

@@ -61,7 +61,10 @@ function _rename(text: string, translated: TranslatedBody, isParam: boolean): st
  */
 export function parseTranslatedBody(translated: TranslatedBody): ChatRequest {
   try {
-    return parseChatRequest(translated.body)
+    const request = parseChatRequest(translated.body)
+    // The images are checked later (lib/images/resolve.ts): their errors must name the client's place too.
+    if (request.images) request.images = request.images.map((image) => (image.param ? { ...image, param: _rename(image.param, translated, true) } : image))
+    return request
   } catch (error) {
     if (!isXipuError(error, 'E_BAD_REQUEST')) throw error
     const param = error.param === undefined ? undefined : _rename(error.param, translated, true)
