@@ -17,6 +17,7 @@ import { startAdapter } from '../lib/adapter/start.ts'
 import { createSolidPng } from '../lib/doctor/png.ts'
 import { isAllowedHost, refusedRange } from '../lib/images/address.ts'
 import { sniffImage } from '../lib/images/sniff.ts'
+import { updateEnvFile } from '../lib/env-file.ts'
 import { startStack, type Stack } from './support/harness.ts'
 
 const MAX_BYTES = 4096
@@ -110,6 +111,8 @@ describe('chat completions with images', () => {
     assert.equal(kept.sha256, _sha(RED))
     assert.equal(kept.type, 'image/png')
     assert.equal(kept.lang, 'en')
+    // The simulated file host serves it back, as the university's would.
+    assert.deepEqual(Buffer.from(await (await fetch(files![0]!)).arrayBuffer()), RED)
     const text = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
     assert.equal(text, 'User:\nWhat is in this picture?\n[Image 1]')
     await stack.waitForCleanPlatform()
@@ -256,6 +259,17 @@ describe('chat completions with images', () => {
     _nothingSent(since)
   })
 
+  test('an image host that stalls mid-body: 400 after XIPU_IMAGE_FETCH_TIMEOUT (read from .env as it changes)', async () => {
+    const since = await _settled()
+    updateEnvFile(stack.envFile, { XIPU_IMAGE_FETCH_TIMEOUT: '500ms' })
+    try {
+      await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/stall.png` } }]), 400, /took longer than XIPU_IMAGE_FETCH_TIMEOUT \(500 ms\)/)
+    } finally {
+      updateEnvFile(stack.envFile, { XIPU_IMAGE_FETCH_TIMEOUT: '' })
+    }
+    _nothingSent(since)
+  })
+
   test('an upload that fails after its retries: 502 naming the upload, no session created, nothing left', async () => {
     const since = stack.calls().length
     // XIPU_MAX_RETRIES=1: two attempts, both refused.
@@ -374,6 +388,10 @@ async function _startImageServer(): Promise<{ url: string; hits: string[]; close
       res.writeHead(200, { 'content-type': 'image/png' }).end(BLUE)
     } else if (url.pathname === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end()
+    } else if (url.pathname === '/stall.png') {
+      // Part of an image, then nothing: the connection stays open until the client gives up.
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(BLUE.length) })
+      res.write(BLUE.subarray(0, 16))
     } else if (url.pathname === '/endless.png') {
       res.writeHead(200, { 'content-type': 'image/png' })
       res.write(RED)

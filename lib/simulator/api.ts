@@ -174,12 +174,23 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     // The web app's Upload component sends a multipart form: accept=image, file, lang.
     if (!form || form.get('accept') !== 'image') return fail('Only images can be uploaded here (accept=image)')
     if (!file || typeof file === 'string') return fail('No file in the form')
+    const lang = form.get('lang')
+    if (lang !== 'en' && lang !== 'zh') return fail('lang must be en or zh')
     if (!/^image\//.test(file.type)) return fail(`Unsupported file type ${file.type || 'unknown'}`)
     const bytes = new Uint8Array(await file.arrayBuffer())
     const sha256 = createHash('sha256').update(bytes).digest('hex')
     const url = `${state.publicUrl()}/files/${randomBytes(8).toString('hex')}-${encodeURIComponent(file.name || 'image')}`
-    state.uploads.set(url, { type: file.type, size: bytes.length, name: file.name, sha256, bytes, lang: form.get('lang')?.toString() })
+    state.uploads.set(url, { type: file.type, size: bytes.length, name: file.name, sha256, bytes, lang })
     return ok({ url, file_url: url })
+  })
+}
+
+/** The file host: uploaded files by the URL the upload answered (the real ones are on tosai.xjtlu.edu.cn). */
+export function registerFileRoutes(app: H3, state: SimulatorState): void {
+  app.get('/files/**', (event) => {
+    const upload = state.uploads.get(`${state.publicUrl()}${new URL(event.req.url).pathname}`)
+    if (!upload) return new Response('Not found', { status: 404 })
+    return new Response(upload.bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': upload.type, 'content-length': String(upload.size) } })
   })
 }
 

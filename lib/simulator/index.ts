@@ -12,7 +12,7 @@
  */
 import { H3 } from 'h3'
 import { serveApp, type RunningServer } from '../serve.ts'
-import { registerApiRoutes } from './api.ts'
+import { registerApiRoutes, registerFileRoutes } from './api.ts'
 import { registerSsoPages } from './sso-pages.ts'
 import { createSimulatorState, type SimulatorOptions } from './state.ts'
 
@@ -24,6 +24,7 @@ export function createSimulatorApp(options: SimulatorOptions = {}) {
   const state = createSimulatorState(options)
   const app = new H3()
   registerApiRoutes(app, state, state.options.apiPath)
+  registerFileRoutes(app, state)
   registerSsoPages(app, state)
   return { app, state }
 }
