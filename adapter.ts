@@ -10,7 +10,6 @@
  * in before serving when the token is missing or expired, and logs in again
  * after a platform 403, when XJTLU_USERNAME and XJTLU_PASSWORD are saved.
  */
-import { serveUntilStopped } from './lib/adapter/main.ts'
 import { runScript, usageError } from './lib/cli.ts'
 
 runScript({
@@ -31,6 +30,8 @@ runScript({
     }
     const only = flags.json ? '--json' : flags.login ? '--login' : flags.model !== undefined ? '--model' : undefined
     if (only) throw usageError(`${only} goes with --check.`)
+    // Loaded after the flags are read: --help and a wrong flag answer without loading the whole server.
+    const { serveUntilStopped } = await import('./lib/adapter/main.ts')
     return serveUntilStopped({ simulate: flags.simulate, keepalive: flags.keepalive, log })
   },
 })

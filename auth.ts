@@ -8,14 +8,15 @@
  *   npx tsx auth.ts --show   in a visible window (to watch, or for an extra verification step)
  */
 import { runScript } from './lib/cli.ts'
-import { loginWithSettings, saveLoginResult, summarizeLoginResult } from './lib/login/browser.ts'
-import { loadSettings } from './lib/settings.ts'
 
 runScript({
   script: 'auth.ts',
   about: 'Logs in to XIPU AI in a headless browser with the username and password config.ts saved, and saves the tokens into .env.',
   flags: { show: { type: 'boolean', description: 'log in in a visible window (to watch, or for an extra verification step)' } },
   async main({ flags, log }) {
+    // Loaded after the flags are read: --help and a wrong flag answer without loading the browser.
+    const { loadSettings } = await import('./lib/settings.ts')
+    const { loginWithSettings, saveLoginResult, summarizeLoginResult } = await import('./lib/login/browser.ts')
     const settings = loadSettings()
     const result = await loginWithSettings(settings, {
       headless: !flags.show,

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import { readEnvFile, updateEnvFile } from '../lib/env-file.ts'
 import { findChrome } from '../lib/login/find-chrome.ts'
 import { startSimulator } from '../lib/simulator/index.ts'
@@ -42,55 +42,57 @@ function _cleanEnv(extra: Record<string, string>): Record<string, string> {
   return { ...env, ...extra, TERM: 'xterm-256color' }
 }
 
-test('on a terminal with an empty .env: asks, logs in with its progress, saves, then serves', { skip: !_hasPython() && 'python3 with pty is needed' }, async (t) => {
-  const sim = await startSimulator({ minGapMs: 100, seedWebChats: [] })
-  t.after(() => sim.close())
-  const { dir, envFile } = makeTempDir(t)
-  // Only where the platform is: nothing usable for a login or a request.
-  updateEnvFile(envFile, { XIPU_WEB_BASE: sim.webBase, XIPU_API_BASE: sim.apiBase, XIPU_STATE_DIR: join(dir, 'state'), XIPU_MIN_GAP_MS: '100', PORT: '0', CHROME_PATH: findChrome(process.env.CHROME_PATH) })
+describe('the first run', { concurrency: true }, () => {
+  test('on a terminal with an empty .env: asks, logs in with its progress, saves, then serves', { skip: !_hasPython() && 'python3 with pty is needed' }, async (t) => {
+    const sim = await startSimulator({ minGapMs: 100, seedWebChats: [] })
+    t.after(() => sim.close())
+    const { dir, envFile } = makeTempDir(t)
+    // Only where the platform is: nothing usable for a login or a request.
+    updateEnvFile(envFile, { XIPU_WEB_BASE: sim.webBase, XIPU_API_BASE: sim.apiBase, XIPU_STATE_DIR: join(dir, 'state'), XIPU_MIN_GAP_MS: '100', PORT: '0', CHROME_PATH: findChrome(process.env.CHROME_PATH) })
 
-  const run = await _drive({
-    cmd: [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'adapter.ts')],
-    cwd: REPO_ROOT,
-    env: _cleanEnv({ XIPU_ENV_FILE: envFile }),
-    steps: [
-      { expect: 'XJTLU username', send: 'demo\r' },
-      { expect: 'XJTLU password', send: 'wrong-password\r' },
-      // A mistyped password is asked again.
-      { expect: 'Try again', send: '' },
-      { expect: 'XJTLU username', send: '\r' },
-      { expect: 'XJTLU password', send: 'demo-password\r' },
-    ],
-    until: 'OpenAI base URL:\\s+http://127\\.0\\.0\\.1:\\d+/v1',
-    timeout: 90,
+    const run = await _drive({
+      cmd: [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'adapter.ts')],
+      cwd: REPO_ROOT,
+      env: _cleanEnv({ XIPU_ENV_FILE: envFile }),
+      steps: [
+        { expect: 'XJTLU username', send: 'demo\r' },
+        { expect: 'XJTLU password', send: 'wrong-password\r' },
+        // A mistyped password is asked again.
+        { expect: 'Try again', send: '' },
+        { expect: 'XJTLU username', send: '\r' },
+        { expect: 'XJTLU password', send: 'demo-password\r' },
+      ],
+      until: 'OpenAI base URL:\\s+http://127\\.0\\.0\\.1:\\d+/v1',
+      timeout: 90,
+    })
+    const plain = run.transcript.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    assert.equal(run.code, 0, plain)
+    assert.match(plain, /First run: nothing usable/)
+    assert.match(plain, /step 1\/4 Opening/)
+    assert.match(plain, /step 4\/4/)
+    assert.match(plain, /Logged in; saved to/)
+    assert.match(plain, /Token:\s+valid for/)
+    assert.ok(!plain.includes('demo-password'), 'the password is never shown')
+    const saved = readEnvFile(envFile)
+    assert.equal(saved.XJTLU_USERNAME, 'demo')
+    assert.equal(saved.XJTLU_PASSWORD, 'demo-password')
+    assert.match(saved.JM_TOKEN ?? '', /^eyJ/)
+    assert.equal(saved.XIPU_WEB_BASE, sim.webBase, 'every other line kept')
   })
-  const plain = run.transcript.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
-  assert.equal(run.code, 0, plain)
-  assert.match(plain, /First run: nothing usable/)
-  assert.match(plain, /step 1\/4 Opening/)
-  assert.match(plain, /step 4\/4/)
-  assert.match(plain, /Logged in; saved to/)
-  assert.match(plain, /Token:\s+valid for/)
-  assert.ok(!plain.includes('demo-password'), 'the password is never shown')
-  const saved = readEnvFile(envFile)
-  assert.equal(saved.XJTLU_USERNAME, 'demo')
-  assert.equal(saved.XJTLU_PASSWORD, 'demo-password')
-  assert.match(saved.JM_TOKEN ?? '', /^eyJ/)
-  assert.equal(saved.XIPU_WEB_BASE, sim.webBase, 'every other line kept')
-})
 
-test('without a terminal nothing is asked: it serves and says to run config.ts, then auth.ts', async (t) => {
-  const sim = await startSimulator({ minGapMs: 100, seedWebChats: [] })
-  t.after(() => sim.close())
-  const { dir, envFile } = makeTempDir(t)
-  updateEnvFile(envFile, { XIPU_WEB_BASE: sim.webBase, XIPU_API_BASE: sim.apiBase, XIPU_STATE_DIR: join(dir, 'state'), PORT: '0' })
-  const adapter = spawnScript(t, 'adapter.ts', { envFile, killAfterMs: 60_000 })
-  await adapter.waitForOutput(/OpenAI base URL/)
-  assert.match(adapter.output(), /npx tsx config\.ts, then npx tsx auth\.ts/)
-  assert.doesNotMatch(adapter.output(), /XJTLU username|First run/)
-  // The banner may print a moment before the adapter listens for Ctrl-C.
-  await new Promise((resolve) => setTimeout(resolve, 1500))
-  adapter.child.kill('SIGINT')
-  assert.equal(await adapter.exited, 0)
-  assert.equal(readEnvFile(envFile).XJTLU_USERNAME, undefined)
+  test('without a terminal nothing is asked: it serves and says to run config.ts, then auth.ts', async (t) => {
+    const sim = await startSimulator({ minGapMs: 100, seedWebChats: [] })
+    t.after(() => sim.close())
+    const { dir, envFile } = makeTempDir(t)
+    updateEnvFile(envFile, { XIPU_WEB_BASE: sim.webBase, XIPU_API_BASE: sim.apiBase, XIPU_STATE_DIR: join(dir, 'state'), PORT: '0' })
+    const adapter = spawnScript(t, 'adapter.ts', { envFile, killAfterMs: 60_000 })
+    await adapter.waitForOutput(/OpenAI base URL/)
+    assert.match(adapter.output(), /npx tsx config\.ts, then npx tsx auth\.ts/)
+    assert.doesNotMatch(adapter.output(), /XJTLU username|First run/)
+    // The banner may print a moment before the adapter listens for Ctrl-C.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    adapter.child.kill('SIGINT')
+    assert.equal(await adapter.exited, 0)
+    assert.equal(readEnvFile(envFile).XJTLU_USERNAME, undefined)
+  })
 })

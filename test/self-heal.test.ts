@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { test, type TestContext } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { journalDir, type JournalFile } from '../lib/sessions/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
@@ -45,116 +45,118 @@ async function killAdapterMidStream(t: TestContext, account: Account): Promise<{
   return { sessionId, pid: adapter.pid }
 }
 
-test('an adapter killed mid-stream leaves an orphan that the next keepalive sweep deletes; web chats stay', async (t) => {
-  const account = await startAccount(t)
-  const { sessionId, pid } = await killAdapterMidStream(t, account)
+describe('self-healing', { concurrency: 2 }, () => {
+  test('an adapter killed mid-stream leaves an orphan that the next keepalive sweep deletes; web chats stay', async (t) => {
+    const account = await startAccount(t)
+    const { sessionId, pid } = await killAdapterMidStream(t, account)
 
-  const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
-  assert.equal(run.code, 0, run.output)
-  assert.match(run.output, new RegExp(`Swept 1 orphan session\\(s\\) left by earlier requests: ${sessionId}`))
-  assert.deepEqual(account.adapterSessions(), [], 'the orphan is gone')
-  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort(), 'every web chat stays')
-  assert.equal(existsSync(join(journalDir(account.stateDir), `${pid}.json`)), false, 'the dead journal is forgotten')
-})
+    const run = await runScript('keepalive.ts', { envFile: account.envFile, args: ['--once'] })
+    assert.equal(run.code, 0, run.output)
+    assert.match(run.output, new RegExp(`Swept 1 orphan session\\(s\\) left by earlier requests: ${sessionId}`))
+    assert.deepEqual(account.adapterSessions(), [], 'the orphan is gone')
+    assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort(), 'every web chat stays')
+    assert.equal(existsSync(join(journalDir(account.stateDir), `${pid}.json`)), false, 'the dead journal is forgotten')
+  })
 
-test('the next adapter sweeps the orphans of a killed one at startup; web chats stay', async (t) => {
-  const account = await startAccount(t)
-  const { sessionId } = await killAdapterMidStream(t, account)
+  test('the next adapter sweeps the orphans of a killed one at startup; web chats stay', async (t) => {
+    const account = await startAccount(t)
+    const { sessionId } = await killAdapterMidStream(t, account)
 
-  const capture = createCapturingLogger()
-  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
-  t.after(() => adapter.close(1000))
-  const swept = await adapter.startupSweep
-  assert.deepEqual(swept?.deleted, [sessionId])
-  assert.deepEqual(account.adapterSessions(), [])
-  assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort())
-  assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
-})
+    const capture = createCapturingLogger()
+    const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
+    t.after(() => adapter.close(1000))
+    const swept = await adapter.startupSweep
+    assert.deepEqual(swept?.deleted, [sessionId])
+    assert.deepEqual(account.adapterSessions(), [])
+    assert.deepEqual(account.userChats().sort(), [...WEB_CHATS].sort())
+    assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
+  })
 
-test('an adapter that comes back with the pid of the killed one (a restarted container) still sweeps its orphans', async (t) => {
-  const account = await startAccount(t)
-  const { sessionId, pid } = await killAdapterMidStream(t, account)
-  // Make the killed adapter's journal look as if it had run with this process's pid.
-  const dir = journalDir(account.stateDir)
-  const journal = JSON.parse(readFileSync(join(dir, `${pid}.json`), 'utf8')) as JournalFile
-  rmSync(join(dir, `${pid}.json`))
-  writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify({ ...journal, pid: process.pid }))
+  test('an adapter that comes back with the pid of the killed one (a restarted container) still sweeps its orphans', async (t) => {
+    const account = await startAccount(t)
+    const { sessionId, pid } = await killAdapterMidStream(t, account)
+    // Make the killed adapter's journal look as if it had run with this process's pid.
+    const dir = journalDir(account.stateDir)
+    const journal = JSON.parse(readFileSync(join(dir, `${pid}.json`), 'utf8')) as JournalFile
+    rmSync(join(dir, `${pid}.json`))
+    writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify({ ...journal, pid: process.pid }))
 
-  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: createCapturingLogger().log })
-  t.after(() => adapter.close(1000))
-  const swept = await adapter.startupSweep
-  assert.deepEqual(swept?.deleted, [sessionId], 'the earlier process\'s journal was taken for this one\'s')
-  assert.deepEqual(account.adapterSessions(), [])
-  assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
-  await waitFor('the journals to empty', () => readdirSync(dir).length === 0)
-})
+    const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: createCapturingLogger().log })
+    t.after(() => adapter.close(1000))
+    const swept = await adapter.startupSweep
+    assert.deepEqual(swept?.deleted, [sessionId], 'the earlier process\'s journal was taken for this one\'s')
+    assert.deepEqual(account.adapterSessions(), [])
+    assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
+    await waitFor('the journals to empty', () => readdirSync(dir).length === 0)
+  })
 
-test('a token revoked under a running adapter is healed by one login; requests that arrive meanwhile wait for it', async (t) => {
-  // No ready session: each request's first call is its own saveSession, which makes the 403s countable.
-  const account = await startAccount(t, { env: { XIPU_PREPARE_SESSION: '0' } })
-  const capture = createCapturingLogger()
-  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
-  t.after(() => adapter.close(1000))
-  assert.equal((await askAdapter(adapter.baseURL, 'Before')).status, 200)
-  const before = account.env().JM_TOKEN
+  test('a token revoked under a running adapter is healed by one login; requests that arrive meanwhile wait for it', async (t) => {
+    // No ready session: each request's first call is its own saveSession, which makes the 403s countable.
+    const account = await startAccount(t, { env: { XIPU_PREPARE_SESSION: '0' } })
+    const capture = createCapturingLogger()
+    const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
+    t.after(() => adapter.close(1000))
+    assert.equal((await askAdapter(adapter.baseURL, 'Before')).status, 200)
+    const before = account.env().JM_TOKEN
 
-  account.sim.state.tokens.revokeAll()
-  const first = askAdapter(adapter.baseURL, 'The one that meets the 403')
-  await waitFor('the adapter logs in', () => adapter.reauth!.isLoggingIn(), 60_000)
-  const during = await Promise.all([first, askAdapter(adapter.baseURL, 'Arrives during the login'), askAdapter(adapter.baseURL, 'So does this one')])
+    account.sim.state.tokens.revokeAll()
+    const first = askAdapter(adapter.baseURL, 'The one that meets the 403')
+    await waitFor('the adapter logs in', () => adapter.reauth!.isLoggingIn(), 60_000)
+    const during = await Promise.all([first, askAdapter(adapter.baseURL, 'Arrives during the login'), askAdapter(adapter.baseURL, 'So does this one')])
 
-  assert.deepEqual(during.map((r) => r.status), [200, 200, 200], during.map((r) => r.text).join('\n'))
-  assert.equal(adapter.reauth!.loginCount(), 1, 'one login for every waiting request')
-  const refused = account.sim.state.calls.filter((c) => c.status === 403 && c.endpoint !== 'delSession')
-  assert.deepEqual(refused.map((c) => c.endpoint), ['saveSession'], 'only the first request met the revoked token')
-  // A delete that met the revoked token too (the first request's, if it was still queued) is retried after the login.
-  await waitFor('no session of the adapter is left', () => account.adapterSessions().length === 0, 60_000)
-  assert.notEqual(account.env().JM_TOKEN, before)
-  assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true, 'the new tokens are in .env')
-  assert.ok(!capture.lines.join('\n').includes(PASSWORD), 'the password is never logged')
-})
+    assert.deepEqual(during.map((r) => r.status), [200, 200, 200], during.map((r) => r.text).join('\n'))
+    assert.equal(adapter.reauth!.loginCount(), 1, 'one login for every waiting request')
+    const refused = account.sim.state.calls.filter((c) => c.status === 403 && c.endpoint !== 'delSession')
+    assert.deepEqual(refused.map((c) => c.endpoint), ['saveSession'], 'only the first request met the revoked token')
+    // A delete that met the revoked token too (the first request's, if it was still queued) is retried after the login.
+    await waitFor('no session of the adapter is left', () => account.adapterSessions().length === 0, 60_000)
+    assert.notEqual(account.env().JM_TOKEN, before)
+    assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true, 'the new tokens are in .env')
+    assert.ok(!capture.lines.join('\n').includes(PASSWORD), 'the password is never logged')
+  })
 
-test('without saved credentials a platform 403 is answered 401 with the advice to run auth.ts', async (t) => {
-  const account = await startAccount(t, { credentials: false })
-  const capture = createCapturingLogger()
-  const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
-  t.after(() => adapter.close(1000))
+  test('without saved credentials a platform 403 is answered 401 with the advice to run auth.ts', async (t) => {
+    const account = await startAccount(t, { credentials: false })
+    const capture = createCapturingLogger()
+    const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
+    t.after(() => adapter.close(1000))
 
-  account.sim.state.tokens.revokeAll()
-  const { status, text } = await askAdapter(adapter.baseURL, 'Hello')
-  assert.equal(status, 401)
-  const { error } = JSON.parse(text) as { error: { message: string; code: string } }
-  assert.equal(error.code, 'xipu_token_expired')
-  assert.match(error.message, /npx tsx auth\.ts/)
-  assert.equal(adapter.reauth!.loginCount(), 0)
-})
+    account.sim.state.tokens.revokeAll()
+    const { status, text } = await askAdapter(adapter.baseURL, 'Hello')
+    assert.equal(status, 401)
+    const { error } = JSON.parse(text) as { error: { message: string; code: string } }
+    assert.equal(error.code, 'xipu_token_expired')
+    assert.match(error.message, /npx tsx auth\.ts/)
+    assert.equal(adapter.reauth!.loginCount(), 0)
+  })
 
-test('adapter.ts --keepalive logs in before serving, then renews its token while serving, without a failed request', async (t) => {
-  // Tokens from the simulated SSO live 30 s; the adapter's own keepalive renews them half-way.
-  const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 30_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
-  const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile, args: ['--keepalive'] })
-  const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
-  const startup = adapter.output()
-  assert.ok(startup.indexOf('login step 1/4') < startup.indexOf('OpenAI base URL'), 'the login came before serving, with progress')
-  assert.equal(readLockOwner(keepaliveLockFile(account.envFile))?.pid, adapter.pid, 'it holds the keepalive lock')
+  test('adapter.ts --keepalive logs in before serving, then renews its token while serving, without a failed request', async (t) => {
+    // Tokens from the simulated SSO live 30 s; the adapter's own keepalive renews them half-way.
+    const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 30_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
+    const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile, args: ['--keepalive'] })
+    const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
+    const startup = adapter.output()
+    assert.ok(startup.indexOf('login step 1/4') < startup.indexOf('OpenAI base URL'), 'the login came before serving, with progress')
+    assert.equal(readLockOwner(keepaliveLockFile(account.envFile))?.pid, adapter.pid, 'it holds the keepalive lock')
 
-  const firstToken = account.env().JM_TOKEN!
-  const firstExpiry = getTokenLifetime(firstToken).expiresAt!.getTime()
-  const failures: string[] = []
-  while (Date.now() < firstExpiry + 3000) {
-    const { status, text } = await askAdapter(baseURL, 'Across the expiry')
-    if (status !== 200) failures.push(`${status} ${text}`)
-  }
-  assert.deepEqual(failures, [])
-  assert.notEqual(account.env().JM_TOKEN, firstToken, 'the keepalive jobs renewed the token')
-  assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'no call ever went out with an expired token')
-  assert.ok(!adapter.output().includes(PASSWORD), 'the password is never printed')
+    const firstToken = account.env().JM_TOKEN!
+    const firstExpiry = getTokenLifetime(firstToken).expiresAt!.getTime()
+    const failures: string[] = []
+    while (Date.now() < firstExpiry + 3000) {
+      const { status, text } = await askAdapter(baseURL, 'Across the expiry')
+      if (status !== 200) failures.push(`${status} ${text}`)
+    }
+    assert.deepEqual(failures, [])
+    assert.notEqual(account.env().JM_TOKEN, firstToken, 'the keepalive jobs renewed the token')
+    assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'no call ever went out with an expired token')
+    assert.ok(!adapter.output().includes(PASSWORD), 'the password is never printed')
 
-  adapter.child.kill('SIGTERM')
-  const code = await adapter.exited
-  // Windows has no SIGTERM (the kill is abrupt there): the next keepalive takes the lock over instead.
-  if (process.platform !== 'win32') {
-    assert.equal(code, 0, adapter.output())
-    assert.equal(existsSync(keepaliveLockFile(account.envFile)), false, 'the lock is released')
-  }
+    adapter.child.kill('SIGTERM')
+    const code = await adapter.exited
+    // Windows has no SIGTERM (the kill is abrupt there): the next keepalive takes the lock over instead.
+    if (process.platform !== 'win32') {
+      assert.equal(code, 0, adapter.output())
+      assert.equal(existsSync(keepaliveLockFile(account.envFile)), false, 'the lock is released')
+    }
+  })
 })

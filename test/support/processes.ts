@@ -25,8 +25,8 @@ const SETTING_KEY = /^(XIPU_|XJTLU_|JM_TOKEN$|SDP_SESSION$|CHROME_PATH$|ADAPTER_
 // Safety nets for a hung child, not assertions on timing.
 const RUN_LIMIT_MS = 120_000 // a script run to its end is killed after this
 const OUTPUT_WAIT_MS = 90_000 // waiting for a running script to print something
-const ADAPTER_KILL_MS = 60_000 // a spawned adapter is killed after this
-const HEALTH_WAIT_MS = 30_000
+const ADAPTER_KILL_MS = 180_000 // a spawned adapter is killed after this (longer than any test that spawns one)
+const HEALTH_WAIT_MS = 90_000
 
 export interface ScriptOptions {
   /** The `.env` the script reads (`XIPU_ENV_FILE`). */
