@@ -337,6 +337,48 @@ describe('the other APIs take images through the same path', () => {
     const prompt = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
     assert.match(prompt, /\[Image 1\]\n\[Image 2\]\nWhich is which\?/)
   })
+
+  test('images in tool results (Claude Code reading an image file, a Responses function_call_output) reach the model too', async () => {
+    const since = await _settled()
+    const image = createSolidPng([10, 200, 200], 18)
+    const anthropic = new Anthropic({ baseURL: stack.adapter.url, apiKey: 'unused', maxRetries: 0 })
+    const reply = await anthropic.messages.create({
+      model: 'gpt-4.1',
+      max_tokens: 100,
+      tools: [{ name: 'Read', description: 'Reads a file', input_schema: { type: 'object', properties: { file_path: { type: 'string' } } } }],
+      messages: [
+        { role: 'user', content: 'Look at shot.png' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01', name: 'Read', input: { file_path: 'shot.png' } }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'toolu_01', content: [{ type: 'text', text: 'shot.png:' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: Buffer.from(image).toString('base64') } }] },
+            { type: 'text', text: 'What is it?' },
+          ],
+        },
+      ],
+    })
+    assert.match(reply.content.map((b) => (b.type === 'text' ? b.text : '')).join(''), new RegExp(_described(1, image)))
+    const prompt = (stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text
+    assert.match(prompt, /<tool_response [^>]*>\nshot\.png:\n\[Image 1\]\n<\/tool_response>/)
+
+    const response = await stack.openai.responses.create({
+      model: 'gpt-4.1',
+      tools: [{ type: 'function', name: 'view_image', parameters: { type: 'object', properties: {} }, strict: false }],
+      input: [
+        { role: 'user', content: 'Show me' },
+        { type: 'function_call', call_id: 'call_1', name: 'view_image', arguments: '{}' },
+        // The API takes content items as output; this SDK version types it as a string only.
+        { type: 'function_call_output', call_id: 'call_1', output: [{ type: 'input_image', image_url: _dataUrl(image), detail: 'auto' }] as unknown as string },
+      ],
+    })
+    assert.match(response.output_text, /From the tools: view_image → \[Image 1\]/)
+    const files = _completionFiles(since)
+    assert.equal(files.length, 2)
+    assert.deepEqual(files[1], files[0], 'the same image, the same URL')
+    assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files[1]![0]!)!.bytes), image)
+    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'the same image: one upload')
+  })
 })
 
 describe('what may be fetched, and what counts as an image', () => {

@@ -71,22 +71,25 @@ function _image(b: Block, param: string): Block {
   throw _bad(`Invalid value for '${param}.source': images must come as {"type":"base64","media_type","data"} or {"type":"url","url"}.`, `${param}.source`)
 }
 
-/** The text of a `tool_result`'s content (a string, or text and image blocks). */
-function _resultText(b: Block, param: string): string {
+/**
+ * A `tool_result`'s content (a string, or text and image blocks) as a tool
+ * message's content: text, or chat parts when it holds images (Claude Code's
+ * Read tool returns an image file that way), with where each part came from.
+ */
+function _resultContent(b: Block, param: string): { content: string | Block[]; parts?: number[] } {
   const content = b.content
-  let text: string
-  if (content === undefined || content === null) text = ''
-  else if (typeof content === 'string') text = content
-  else if (Array.isArray(content)) {
-    text = (content as Block[])
-      .map((c, j) => {
-        if (c.type === 'text' && typeof c.text === 'string') return c.text
-        if (c.type === 'image') return '[image]'
-        throw _bad(`Blocks of type '${String(c.type)}' are not supported in a tool_result (${param}.content[${j}]): send text.`, `${param}.content[${j}]`)
-      })
-      .join('\n')
-  } else throw _bad(`Invalid value for '${param}.content': must be a string or an array of text blocks.`, `${param}.content`)
-  return b.is_error === true ? `Error: ${text}` : text
+  const error = b.is_error === true ? 'Error: ' : ''
+  if (content === undefined || content === null) return { content: error }
+  if (typeof content === 'string') return { content: `${error}${content}` }
+  if (!Array.isArray(content)) throw _bad(`Invalid value for '${param}.content': must be a string or an array of text blocks.`, `${param}.content`)
+  const parts = (content as Block[]).map((c, j): Block => {
+    if (c.type === 'text' && typeof c.text === 'string') return { type: 'text', text: c.text }
+    if (c.type === 'image') return _image(c, `${param}.content[${j}]`)
+    throw _bad(`Blocks of type '${String(c.type)}' are not supported in a tool_result (${param}.content[${j}]): send text or images.`, `${param}.content[${j}]`)
+  })
+  if (!parts.some((p) => p.type === 'image_url')) return { content: `${error}${parts.map((p) => p.text).join('\n')}` }
+  if (error) parts.unshift({ type: 'text', text: error.trim() })
+  return { content: parts, parts: parts.map((_, i) => (error ? i - 1 : i)) }
 }
 
 /** Turns Anthropic messages into chat completions messages, remembering where each came from. */
@@ -122,8 +125,9 @@ function _messages(messages: Array<{ role: 'user' | 'assistant' | 'system'; cont
       } else if (b.type === 'tool_result' && m.role === 'user') {
         if (typeof b.tool_use_id !== 'string') throw _bad(`'${at}' (a tool_result block) needs 'tool_use_id'.`, `${at}.tool_use_id`)
         // Results answer the calls of the turn before, so they go ahead of the user's own words.
-        out.push({ role: 'tool', tool_call_id: internalId(b.tool_use_id), content: _resultText(b, at) })
-        origins.push({ path: at })
+        const result = _resultContent(b, at)
+        out.push({ role: 'tool', tool_call_id: internalId(b.tool_use_id), content: result.content })
+        origins.push({ path: at, ...(result.parts ? { parts: result.parts } : {}) })
       } else if (b.type === 'thinking' || b.type === 'redacted_thinking') {
         // The model's earlier thinking is not sent back to the platform.
       } else {

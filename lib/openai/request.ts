@@ -137,7 +137,7 @@ export function parseChatRequest(body: unknown): OpenAIChatRequest {
 /**
  * Takes the images out of the messages, in order, leaving `[Image n]` where
  * each was, so that the model can tell them apart (the completion's `files`
- * are in the same order). Only user messages carry images, as in OpenAI's API.
+ * are in the same order). User and tool messages carry images.
  */
 function _takeImages(messages: ChatRequestBody['messages']): { messages: ChatRequestBody['messages']; images: ImageInput[] } {
   const images: ImageInput[] = []
@@ -148,7 +148,8 @@ function _takeImages(messages: ChatRequestBody['messages']): { messages: ChatReq
       if (type === 'text') return part
       const param = `messages[${i}].content[${j}]`
       if (type !== 'image_url') throw _badRequest(`Content parts of type '${type}' are not supported (${param}): send text or image_url parts.`, param)
-      if (m.role !== 'user') throw _badRequest(`Images are taken in user messages only (${param} is in a ${m.role} message).`, param)
+      // Tool results may carry images too: Anthropic's tool_result and the Responses API's function_call_output do.
+      if (m.role !== 'user' && m.role !== 'tool') throw _badRequest(`Images are taken in user and tool messages only (${param} is in a ${m.role} message).`, param)
       const image = (part as { image_url: string | { url: string } }).image_url
       images.push(readImageUrl(typeof image === 'string' ? image : image.url, param))
       return { type: 'text' as const, text: formatImageMarker(images.length) }

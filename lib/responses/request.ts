@@ -72,13 +72,12 @@ function _parts(content: unknown, param: string): Array<Record<string, unknown>>
   })
 }
 
-/** The text of a `function_call_output`'s `output` (a string, or content parts). */
-function _outputText(output: unknown, param: string): string {
+/** A `function_call_output`'s `output` (a string, or content parts) as a tool message's content: text, or chat parts when it holds images. */
+function _outputContent(output: unknown, param: string): string | Array<Record<string, unknown>> {
   if (typeof output === 'string') return output
   if (Array.isArray(output)) {
-    return _parts(output, param)
-      .map((p) => (p.type === 'text' ? String(p.text) : '[image]'))
-      .join('\n')
+    const parts = _parts(output, param)
+    return parts.some((p) => p.type === 'image_url') ? parts : parts.map((p) => String(p.text)).join('\n')
   }
   throw _bad(`Invalid value for '${param}': must be a string.`, param)
 }
@@ -117,7 +116,7 @@ function _messages(items: InputItem[], offset: number, messages: Array<Record<st
     }
     if (type === 'function_call_output') {
       if (typeof item.call_id !== 'string') throw _bad(`'${path}' (a function_call_output) needs 'call_id'.`, `${path}.call_id`)
-      messages.push({ role: 'tool', tool_call_id: item.call_id, content: _outputText(item.output, `${path}.output`) })
+      messages.push({ role: 'tool', tool_call_id: item.call_id, content: _outputContent(item.output, `${path}.output`) })
       origins.push({ path })
       return
     }
