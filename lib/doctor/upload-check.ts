@@ -5,7 +5,6 @@
  * not how well it sees them: the answer is shown, so a person can judge.
  */
 import { createHash } from 'node:crypto'
-import type { CallOptions } from '../xipu/client.ts'
 import { createSolidPng } from './png.ts'
 import type { Probe } from './probe.ts'
 import { checkLine, type CheckLine } from './report.ts'
@@ -14,8 +13,6 @@ import type { CompletionRun } from './session-checks.ts'
 // Pure red: the one colour every model names the same way.
 const RED: [number, number, number] = [230, 20, 20]
 const COLOUR_WORDS = /\b(red|crimson|scarlet)\b|红/i
-
-type UploadCall = (file: { data: Uint8Array; name: string; type: string }, options?: CallOptions) => Promise<unknown>
 
 export interface ImageCheckContext {
   probe: Probe
@@ -27,13 +24,11 @@ export interface ImageCheckContext {
 
 /** Lines: `upload`, `vision`. */
 export async function checkImageUpload(ctx: ImageCheckContext): Promise<CheckLine[]> {
-  const upload = (ctx.probe.client as unknown as { uploadImage?: UploadCall }).uploadImage
-  if (!upload) return [checkLine('upload', 'upload', 'skip', 'this version of the adapter has no upload call')]
   const png = createSolidPng(RED)
-  let url: string | undefined
+  let url: string
   try {
-    const reply = await ctx.probe.call('upload', (o) => upload({ data: png, name: 'xipu-doctor.png', type: 'image/png' }, o))
-    url = typeof reply === 'string' ? reply : ((reply as { url?: string } | undefined)?.url ?? undefined)
+    // The adapter's own upload call: a reply without data.url or data.file_url is an error there.
+    url = (await ctx.probe.call('upload', (o) => ctx.probe.client.uploadImage({ data: png, name: 'xipu-doctor.png', type: 'image/png' }, o))).url
   } catch (error) {
     return [
       checkLine('upload', 'upload', 'warn', `uploading a ${png.length}-byte PNG failed: ${(error as Error).message}`, {
@@ -41,7 +36,6 @@ export async function checkImageUpload(ctx: ImageCheckContext): Promise<CheckLin
       }),
     ]
   }
-  if (!url) return [checkLine('upload', 'upload', 'warn', 'the upload answered without a URL (data.url or data.file_url)', { advice: 'Images in requests will not work; text is unaffected.' })]
   const host = _host(url)
   const lines = [checkLine('upload', 'upload', 'ok', `a ${png.length}-byte PNG uploaded; its URL is on ${host}`, { details: { bytes: png.length, host } })]
   if (!ctx.multimodal) {
