@@ -60,6 +60,11 @@ function _ask(content: OpenAI.Chat.ChatCompletionContentPart[], model = 'gpt-4.1
   return stack.openai.chat.completions.create({ model, messages: [{ role: 'user', content }] })
 }
 
+/** The uploads the platform accepted since call `since` (a 429 of the simulator, retried, is not an upload). */
+function _uploads(since: number) {
+  return stack.calls({ endpoint: 'upload', since }).filter((c) => c.status === 200)
+}
+
 /** The uploads the simulator received since call `since`, as the upload call's recorded URLs order them. */
 function _completionFiles(since: number): string[][] {
   return stack.calls({ endpoint: 'completions', since }).map((c) => (c.body as { files: string[] }).files)
@@ -98,7 +103,7 @@ describe('chat completions with images', () => {
       { type: 'image_url', image_url: { url: _dataUrl(RED), detail: 'low' } },
     ])
     assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, RED)))
-    const uploads = stack.calls({ endpoint: 'upload', since })
+    const uploads = _uploads(since)
     assert.equal(uploads.length, 1)
     // Through the one client: the platform's headers and pacing.
     assert.ok(uploads[0]!.headers['jm-token'])
@@ -169,7 +174,7 @@ describe('chat completions with images', () => {
       ],
     })
     assert.match(again.choices[0]!.message.content ?? '', new RegExp(_described(1, image)))
-    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'one upload for two requests')
+    assert.equal(_uploads(since).length, 1, 'one upload for two requests')
 
     // A second adapter on the same .env and state folder: the cache on disk is read.
     const restarted = await startAdapter({
@@ -185,7 +190,15 @@ describe('chat completions with images', () => {
     } finally {
       await restarted.close(2000)
     }
-    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'still one upload after the restart')
+    assert.equal(_uploads(since).length, 1, 'still one upload after the restart')
+  })
+
+  test('requests at the same time with the same new image share one upload', async () => {
+    const since = await _settled()
+    const image = createSolidPng([33, 66, 99], 22)
+    const replies = await Promise.all([1, 2, 3].map((n) => _ask([{ type: 'text', text: `copy ${n}` }, { type: 'image_url', image_url: { url: _dataUrl(image) } }])))
+    for (const reply of replies) assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, image)))
+    assert.equal(_uploads(since).length, 1)
   })
 
   test('a URL already on the platform file host is passed on without a download or an upload', async () => {
@@ -195,7 +208,7 @@ describe('chat completions with images', () => {
     const reply = await _ask([{ type: 'text', text: 'This one' }, { type: 'image_url', image_url: { url: uploaded } }])
     assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
     assert.deepEqual(_completionFiles(since)[1], [uploaded])
-    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 0, 'BLUE was uploaded before: the cache, then the pass-through')
+    assert.equal(_uploads(since).length, 0, 'BLUE was uploaded before: the cache, then the pass-through')
   })
 
   test('a text-only model: 400 naming it and the models that take images, before any upload', async () => {
@@ -274,11 +287,19 @@ describe('chat completions with images', () => {
     const since = stack.calls().length
     // XIPU_MAX_RETRIES=1: two attempts, both refused.
     stack.sim.state.injectFault('upload', { kind: 'status', status: 500, times: 2 })
-    await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([50, 60, 70])) } }]), 502, /upload of image 1 of 1 .*failed: .*HTTP 500/)
+    try {
+      await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([50, 60, 70])) } }]), 502, /upload of image 1 of 1 .*failed: .*HTTP 500/)
+    } finally {
+      // A 429 in between (a loaded machine) would leave a fault for the next test.
+      while (stack.sim.state.takeFault('upload'));
+    }
+    // Two attempts (XIPU_MAX_RETRIES=1), and nothing after them: no session, no completion.
+    const sent = stack.calls({ since }).filter((c) => c.endpoint !== 'config')
     assert.deepEqual(
-      stack.calls({ since }).filter((c) => c.endpoint !== 'config').map((c) => `${c.endpoint} ${c.status}`),
-      ['upload 500', 'upload 500'],
+      sent.map((c) => c.endpoint),
+      ['upload', 'upload'],
     )
+    assert.equal(sent[1]!.status, 500)
     assert.deepEqual(stack.unseededSessions(), [])
   })
 })
@@ -377,7 +398,7 @@ describe('the other APIs take images through the same path', () => {
     assert.equal(files.length, 2)
     assert.deepEqual(files[1], files[0], 'the same image, the same URL')
     assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files[1]![0]!)!.bytes), image)
-    assert.equal(stack.calls({ endpoint: 'upload', since }).length, 1, 'the same image: one upload')
+    assert.equal(_uploads(since).length, 1, 'the same image: one upload')
   })
 })
 

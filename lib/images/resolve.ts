@@ -27,7 +27,8 @@ export interface ImageResolverDeps {
 }
 
 /** One image, checked: bytes to upload, or a URL already on the platform's file host. */
-type Checked = { n: number; param?: string; url: string } | { n: number; param?: string; bytes: Uint8Array; kind: ImageKind; sha256: string }
+type Uploadable = { n: number; param?: string; bytes: Uint8Array; kind: ImageKind; sha256: string }
+type Checked = { n: number; param?: string; url: string } | Uploadable
 
 // Errors that are not the upload's fault: passed on as they are (a 403 is healed by a new login).
 const PASSED_ON = ['E_TOKEN_EXPIRED', 'E_NO_TOKEN', 'E_ABORTED', 'E_SHUTTING_DOWN', 'E_QUEUE_FULL', 'E_QUEUE_TIMEOUT'] as const
@@ -40,6 +41,7 @@ const PASSED_ON = ['E_TOKEN_EXPIRED', 'E_NO_TOKEN', 'E_ABORTED', 'E_SHUTTING_DOW
 export function createImageResolver(deps: ImageResolverDeps) {
   // A repair of the same request (lib/chat/turn.ts) keeps its images array: no second fetch.
   const resolved = new WeakMap<ImageInput[], Promise<string[]>>()
+  const uploading = new Map<string, Promise<string>>()
 
   async function _resolve(request: ChatRequest, images: ImageInput[], signal?: AbortSignal): Promise<string[]> {
     const settings = deps.settings()
@@ -99,18 +101,45 @@ export function createImageResolver(deps: ImageResolverDeps) {
     return { n, param: image.param, bytes, kind, sha256: createHash('sha256').update(bytes).digest('hex') }
   }
 
-  async function _upload(image: Extract<Checked, { bytes: Uint8Array }>, count: number, settings: Settings, signal?: AbortSignal): Promise<string> {
+  async function _upload(image: Uploadable, count: number, settings: Settings, signal?: AbortSignal): Promise<string> {
     const known = deps.cache.get(image.sha256, settings.apiBase)
     if (known) return known
     try {
-      const { url } = await deps.client.uploadImage({ data: image.bytes, name: `image-${image.sha256.slice(0, 12)}.${image.kind.extension}`, type: image.kind.mediaType }, { signal })
-      deps.cache.set(image.sha256, settings.apiBase, url)
-      deps.log?.debug(`Uploaded image ${image.n} of ${count} (${image.bytes.length} bytes, sha256 ${image.sha256.slice(0, 12)}).`)
+      const url = await _sharedUpload(image, settings, signal)
+      deps.log?.debug(`Image ${image.n} of ${count}: ${image.bytes.length} bytes, sha256 ${image.sha256.slice(0, 12)}, uploaded.`)
       return url
     } catch (error) {
       if (isXipuError(error, ...PASSED_ON)) throw error
       const where = image.param ? ` (${image.param})` : ''
       throw new XipuError('E_UPSTREAM', `The upload of image ${image.n} of ${count}${where} to the platform failed: ${(error as Error).message} Nothing else was sent for this request.`, { cause: error, param: image.param })
+    }
+  }
+
+  /**
+   * One upload per image at a time: a request that needs an image another
+   * request is uploading right now waits for that upload rather than making
+   * its own (unless the other client went away and took its upload with it).
+   */
+  async function _sharedUpload(image: Uploadable, settings: Settings, signal?: AbortSignal): Promise<string> {
+    const key = `${settings.apiBase} ${image.sha256}`
+    const running = uploading.get(key)
+    if (running) {
+      try {
+        return await running
+      } catch (error) {
+        if (!isXipuError(error, 'E_ABORTED') || signal?.aborted) throw error
+      }
+    }
+    const file = { data: image.bytes, name: `image-${image.sha256.slice(0, 12)}.${image.kind.extension}`, type: image.kind.mediaType }
+    const upload = deps.client.uploadImage(file, { signal }).then(({ url }) => {
+      deps.cache.set(image.sha256, settings.apiBase, url)
+      return url
+    })
+    uploading.set(key, upload)
+    try {
+      return await upload
+    } finally {
+      if (uploading.get(key) === upload) uploading.delete(key)
     }
   }
 
