@@ -6,27 +6,22 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'
-import { H3, HTTPError, handleCors, isPreflightRequest, type H3Event } from 'h3'
+import { H3, HTTPError, handleCors, isPreflightRequest } from 'h3'
 import type { ChatPipeline } from '../chat/pipeline.ts'
 import { XipuError } from '../errors.ts'
 import { getTokenLifetime, describeToken } from '../jwt.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
-import { readJsonBody } from './read-body.ts'
-import { escapeLogField } from '../log.ts'
+import { registerChatRoutes } from './chat-routes.ts'
 import { registerModelsRoutes } from './models-routes.ts'
 import { registerResponsesRoutes } from './responses-routes.ts'
 import { isMessagesPath, registerMessagesRoutes } from './messages-routes.ts'
 import { toAnthropicErrorResponse } from '../anthropic/errors.ts'
-import { openTurn, type Turn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
-import { parseChatRequest, type OpenAIChatRequest } from '../openai/request.ts'
-import { toOpenAIError, toOpenAIErrorResponse } from '../openai/errors.ts'
-import { applyModelMap } from '../chat/model-map.ts'
-import { createChunk, createCompletion, createCompletionId, createUsageChunk, toWireDeltas, toWireFinish, type WireDelta } from '../openai/response.ts'
+import { toOpenAIErrorResponse } from '../openai/errors.ts'
 import { checkContentType, checkHost, checkOrigin, normalizeOrigin } from './guard.ts'
 import type { Pacer } from '../xipu/pacer.ts'
 import type { SessionManager } from '../sessions/manager.ts'
 import type { Settings } from '../settings.ts'
-import { maskSessionId, createStatusRecorder, type StatusRecorder } from '../status/recorder.ts'
+import { createStatusRecorder, type StatusRecorder } from '../status/recorder.ts'
 import { registerStatusRoutes } from '../status/routes.ts'
 import { registerApiDocsRoutes } from '../api-docs/routes.ts'
 
@@ -45,13 +40,6 @@ export interface AdapterDeps {
   status?: StatusRecorder
   /** Whether the keepalive jobs run in this process, for the status page. */
   keepaliveHere?: () => boolean
-}
-
-const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' }
-const encoder = new TextEncoder()
-
-function _sse(data: unknown): Uint8Array {
-  return encoder.encode(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
 }
 
 function _memory() {
@@ -156,12 +144,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     }
   })
 
-  const completions = (event: H3Event) => _handleCompletion(event, deps)
-
-  // Some clients take the base URL without /v1; serve both.
-  for (const prefix of ['/v1', '']) {
-    app.post(`${prefix}/chat/completions`, completions)
-  }
+  registerChatRoutes(app, deps)
   registerModelsRoutes(app, deps)
   registerResponsesRoutes(app, deps)
   registerMessagesRoutes(app, deps)
@@ -170,116 +153,4 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
     throw new XipuError('E_NOT_FOUND', `Unknown route ${event.req.method} ${new URL(event.req.url).pathname}. The API is at /v1 (/v1/models, /v1/chat/completions).`)
   })
   return app
-}
-
-async function _handleCompletion(event: H3Event, deps: AdapterDeps): Promise<Response> {
-  const settings = deps.settings()
-  if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
-  const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
-  const started = performance.now()
-  const signal = event.req.signal
-  // The model name comes from the request: escaped, so that it cannot break the request line.
-  const tag = `${escapeLogField(request.model)}${request.stream ? ' stream' : ''}${request.tools?.length ? ` tools ${request.tools.length}` : ''}${request.responseFormat ? ` ${request.responseFormat.type}` : ''}${request.images?.length ? ` images ${request.images.length}` : ''}`
-  if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
-
-  const arrivedAt = Date.now()
-  const record = (status: string, extra: { firstTokenMs?: number; session?: number; error?: string }) =>
-    deps.status?.record({ at: arrivedAt, api: 'chat.completions', model: request.model, stream: request.stream, status, durationMs: Math.round(performance.now() - started), firstTokenMs: extra.firstTokenMs, session: maskSessionId(extra.session), error: extra.error, prompt: settings.logPrompts ? request.prompt : undefined })
-
-  let turn: Turn
-  try {
-    turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, signal)
-  } catch (error) {
-    const { status } = toOpenAIError(error)
-    deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${Math.round(performance.now() - started)} ms (${escapeLogField((error as Error).message)})`)
-    record(String(status), { error: (error as Error).message })
-    throw error
-  }
-  const waited = Math.round(performance.now() - started)
-  const id = createCompletionId()
-  const created = Math.floor(Date.now() / 1000)
-  // One line per request: a client that leaves mid-stream is seen both by the cancel and by the aborted read.
-  let logged = false
-  let firstTokenMs: number | undefined
-  const sawToken = () => (firstTokenMs ??= Math.round(performance.now() - started))
-  const done = (status: string, error?: string, attempts = 1) => {
-    if (logged) return
-    logged = true
-    const why = error && !/^\d+$/.test(status) ? ` (${escapeLogField(error)})` : ''
-    const repairs = attempts > 1 ? `, ${attempts - 1} repair(s)` : ''
-    deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${turn.sessionId}, first byte ${waited} ms, total ${Math.round(performance.now() - started)} ms${repairs}`)
-    record(status, { firstTokenMs, session: turn.sessionId, error })
-  }
-
-  if (!request.stream) {
-    let end: Extract<TurnEvent, { kind: 'end' }> | undefined
-    try {
-      for await (const turnEvent of turn.events) {
-        sawToken()
-        if (turnEvent.kind === 'end') end = turnEvent
-      }
-    } catch (error) {
-      done(String(toOpenAIError(error).status), (error as Error).message)
-      throw error
-    }
-    const { finishReason, usage, answer, attempts } = end!
-    if (settings.logPrompts) deps.log.info(`Answer: ${_describeAnswer(answer)}`)
-    done('200', undefined, attempts)
-    return Response.json(createCompletion(id, created, request.model, answer, finishReason, usage, request.legacyFunctions))
-  }
-
-  return new Response(_streamBody(request, turn.events, { id, created, done, sawToken, logAnswer: settings.logPrompts ? deps.log : undefined }), { headers: SSE_HEADERS })
-}
-
-function _describeAnswer(answer: TurnAnswer): string {
-  return `${answer.content}${answer.toolCalls.map((c) => ` [call ${c.name} ${c.arguments}]`).join('')}`
-}
-
-function _streamBody(
-  request: OpenAIChatRequest,
-  events: AsyncGenerator<TurnEvent>,
-  meta: { id: string; created: number; done: (status: string, error?: string, attempts?: number) => void; sawToken: () => void; logAnswer?: ConsolaInstance },
-): ReadableStream<Uint8Array> {
-  const chunk = (delta: WireDelta, finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(meta.id, meta.created, request.model, delta, finish))
-
-  async function* frames(): AsyncGenerator<Uint8Array> {
-    yield chunk({ role: 'assistant', content: '' })
-    let end: Extract<TurnEvent, { kind: 'end' }> | undefined
-    try {
-      for await (const turnEvent of events) {
-        if (turnEvent.kind === 'end') {
-          end = turnEvent
-          continue
-        }
-        meta.sawToken()
-        for (const delta of toWireDeltas(turnEvent.delta, request.legacyFunctions)) yield chunk(delta)
-      }
-    } catch (error) {
-      // Streaming has begun: the error travels as an event, and the stream ends without [DONE].
-      meta.done('error after first byte', (error as Error).message)
-      yield _sse(toOpenAIError(error).body)
-      return
-    }
-    const { finishReason, usage, answer, attempts } = end!
-    yield chunk({}, toWireFinish(finishReason, request.legacyFunctions))
-    if (request.includeUsage) yield _sse(createUsageChunk(meta.id, meta.created, request.model, usage))
-    yield _sse('[DONE]')
-    meta.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
-    meta.done('200', undefined, attempts)
-  }
-
-  const iterator = frames()
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await iterator.next()
-      if (done) controller.close()
-      else controller.enqueue(value)
-    },
-    async cancel() {
-      // The client went away: closing the generators aborts the platform call and releases the session.
-      meta.done('client disconnected')
-      await events.return(undefined)
-      await iterator.return(undefined)
-    },
-  })
 }

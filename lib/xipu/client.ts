@@ -4,6 +4,7 @@
  * retries of calls that failed before any byte was relayed, and the mapping
  * of platform failures to `XipuError` codes.
  */
+import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AbortController as NodeAbortController, Blob as NodeBlob, fetch as nodeFetch, FormData as NodeFormData, Headers as NodeHeaders } from 'node-fetch-native/node'
@@ -211,57 +212,57 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
    * silence.
    */
   async function openCompletion(payload: CompletionPayload, options: CallOptions = {}): Promise<AsyncGenerator<XipuEvent>> {
-    const opened = await _withRetries('completions', options, async (settings, signal, sent) => {
-      // One controller per attempt. Until the platform starts answering, the call
-      // timeout may abort it too; after that only the client (or the idle timeout).
-      const controller = new AbortController()
-      const abort = () => controller.abort()
-      signal.addEventListener('abort', abort, { once: true })
-      try {
-        const response = await postStream(
-          `${settings.apiBase}/completions?sf_request_type=fetch`,
-          // Uncompressed: no gateway buffering a compressed stream, no inflater per stream.
-          { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
-          {
-            text: payload.text,
-            files: payload.files ?? [],
-            sessionId: String(payload.sessionId),
-            online: payload.online ? 1 : 0,
-            ...(payload.thinking ? { thinking: payload.thinking } : {}),
-            responseId: null,
-            lang: settings.lang,
-          },
-          controller.signal,
-          sent,
-        )
-        const status = response.statusCode ?? 0
-        if (status >= 300 && status < 400) {
-          // The gateway sends an expired session to its login page instead of answering 403.
-          throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
-        }
-        const stream: Readable = response
-        if (status < 200 || status >= 300) throw _statusError('completions', status, await readJsonBody(stream))
-        if (/json/i.test(String(response.headers['content-type'] ?? ''))) {
-          // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
-          const data = (await readJsonBody(stream)) ?? {}
-          throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
-        }
-        options.signal?.addEventListener('abort', abort, { once: true })
-        if (options.signal?.aborted) abort()
-        return { stream, controller }
-      } catch (error) {
-        abort()
-        throw error
-      } finally {
-        signal.removeEventListener('abort', abort)
-      }
-    })
-    const { stream, controller } = opened
+    const { stream, controller } = await _withRetries('completions', options, (settings, signal, sent) => _startCompletion(settings, payload, signal, sent, options.signal))
     const close = () => {
       controller.abort()
       stream.destroy()
     }
     return closeOnReturn(readEvents(stream, close, deps.settings().idleTimeoutMs, options.signal, options.onRaw), close)
+  }
+
+  /**
+   * One attempt at a completion, with a controller of its own. Until the
+   * platform starts answering, the call's signal (its timeout included) may
+   * abort it; after that only the client's signal (or the idle timeout).
+   */
+  async function _startCompletion(settings: Settings, payload: CompletionPayload, callSignal: AbortSignal, sent: () => void, clientSignal: AbortSignal | undefined): Promise<{ stream: Readable; controller: AbortController }> {
+    const controller = new AbortController()
+    const abort = () => controller.abort()
+    callSignal.addEventListener('abort', abort, { once: true })
+    try {
+      const response = await postStream(
+        `${settings.apiBase}/completions?sf_request_type=fetch`,
+        // Uncompressed: no gateway buffering a compressed stream, no inflater per stream.
+        { ..._headers(settings), accept: 'text/event-stream', 'accept-encoding': 'identity' },
+        _completionBody(payload, settings.lang),
+        controller.signal,
+        sent,
+      )
+      await _refuseNonStream(response)
+      clientSignal?.addEventListener('abort', abort, { once: true })
+      if (clientSignal?.aborted) abort()
+      return { stream: response, controller }
+    } catch (error) {
+      abort()
+      throw error
+    } finally {
+      callSignal.removeEventListener('abort', abort)
+    }
+  }
+
+  /** Throws for a completion reply that is not a stream: a redirect to the login page, an HTTP error, a JSON refusal. */
+  async function _refuseNonStream(response: IncomingMessage): Promise<void> {
+    const status = response.statusCode ?? 0
+    if (status >= 300 && status < 400) {
+      // The gateway sends an expired session to its login page instead of answering 403.
+      throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
+    }
+    if (status < 200 || status >= 300) throw _statusError('completions', status, await readJsonBody(response))
+    if (/json/i.test(String(response.headers['content-type'] ?? ''))) {
+      // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
+      const data = (await readJsonBody(response)) ?? {}
+      throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
+    }
   }
 
   /**
@@ -338,6 +339,19 @@ export type XipuClient = ReturnType<typeof createXipuClient>
  */
 export function uploadUrl(apiBase: string): string {
   return new URL('../common/upload', `${apiBase.replace(/\/+$/, '')}/`).href
+}
+
+/** The body of a completions call, as the web client sends it. */
+function _completionBody(payload: CompletionPayload, lang: string): Record<string, unknown> {
+  return {
+    text: payload.text,
+    files: payload.files ?? [],
+    sessionId: String(payload.sessionId),
+    online: payload.online ? 1 : 0,
+    ...(payload.thinking ? { thinking: payload.thinking } : {}),
+    responseId: null,
+    lang,
+  }
 }
 
 function _catalogModel(entry: unknown): CatalogModel | undefined {

@@ -1,0 +1,168 @@
+/**
+ * `POST /v1/chat/completions` (and `/chat/completions`): the request becomes
+ * the one internal request (lib/openai/request.ts), runs as a turn (tool
+ * repair included, lib/chat/turn.ts), and the turn's deltas become one
+ * completion or its chunks (lib/openai/response.ts).
+ */
+import type { ConsolaInstance } from 'consola'
+import type { H3, H3Event } from 'h3'
+import { applyModelMap } from '../chat/model-map.ts'
+import { openTurn, type Turn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
+import { XipuError } from '../errors.ts'
+import { escapeLogField } from '../log.ts'
+import { toOpenAIError } from '../openai/errors.ts'
+import { parseChatRequest, type OpenAIChatRequest } from '../openai/request.ts'
+import { createChunk, createCompletion, createCompletionId, createUsageChunk, toWireDeltas, toWireFinish, type WireDelta } from '../openai/response.ts'
+import { maskSessionId } from '../status/recorder.ts'
+import { SSE_HEADERS, toEventStream } from './event-stream.ts'
+import { readJsonBody } from './read-body.ts'
+import type { SurfaceDeps } from './surface-deps.ts'
+
+type TurnEnd = Extract<TurnEvent, { kind: 'end' }>
+
+/** How a request that was opened ends, for its one log line: `done('200', undefined, attempts)`, `done('client disconnected')`. */
+interface ChatLine {
+  done: (status: string, error?: string, attempts?: number) => void
+  /** Marks the first token (the first call wins). */
+  sawToken: () => void
+}
+
+/**
+ * @example
+ * registerChatRoutes(app, deps) // serves /v1/chat/completions and /chat/completions
+ */
+export function registerChatRoutes(app: H3, deps: SurfaceDeps): void {
+  // Some clients take the base URL without /v1; serve both.
+  for (const prefix of ['/v1', '']) app.post(`${prefix}/chat/completions`, (event) => _handleCompletion(event, deps))
+}
+
+async function _handleCompletion(event: H3Event, deps: SurfaceDeps): Promise<Response> {
+  const settings = deps.settings()
+  if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
+  const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
+  if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+  const line = _startChatLine(deps, request)
+
+  let turn: Turn
+  try {
+    turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, event.req.signal)
+  } catch (error) {
+    line.refused(error)
+    throw error
+  }
+  const opened = line.opened(turn.sessionId)
+  const reply = { id: createCompletionId(), created: Math.floor(Date.now() / 1000), logAnswer: settings.logPrompts ? deps.log : undefined }
+  if (!request.stream) return _answerWhole(request, turn.events, opened, reply)
+  return new Response(_streamBody(request, turn.events, opened, reply), { headers: SSE_HEADERS })
+}
+
+/** What the request line says about the request: its model (escaped: it comes from the client) and options. */
+function _describeRequest(request: OpenAIChatRequest): string {
+  const parts = [escapeLogField(request.model)]
+  if (request.stream) parts.push('stream')
+  if (request.tools?.length) parts.push(`tools ${request.tools.length}`)
+  if (request.responseFormat) parts.push(request.responseFormat.type)
+  if (request.images?.length) parts.push(`images ${request.images.length}`)
+  return parts.join(' ')
+}
+
+/**
+ * The one log line and status-page row of a request: `refused` when it
+ * failed before the platform answered, else `opened`, whose `done` logs once
+ * (a client that leaves mid-stream is seen both by the cancel and by the aborted read).
+ */
+function _startChatLine(deps: SurfaceDeps, request: OpenAIChatRequest) {
+  const started = performance.now()
+  const arrivedAt = Date.now()
+  const tag = _describeRequest(request)
+  const elapsed = () => Math.round(performance.now() - started)
+  const logPrompts = deps.settings().logPrompts
+  const record = (status: string, extra: { firstTokenMs?: number; session?: number; error?: string }) =>
+    deps.status?.record({ at: arrivedAt, api: 'chat.completions', model: request.model, stream: request.stream, status, durationMs: elapsed(), firstTokenMs: extra.firstTokenMs, session: maskSessionId(extra.session), error: extra.error, prompt: logPrompts ? request.prompt : undefined })
+
+  return {
+    refused(error: unknown): void {
+      const { status } = toOpenAIError(error)
+      deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${elapsed()} ms (${escapeLogField((error as Error).message)})`)
+      record(String(status), { error: (error as Error).message })
+    },
+    opened(sessionId: number): ChatLine {
+      const waited = elapsed()
+      let logged = false
+      let firstTokenMs: number | undefined
+      return {
+        sawToken: () => void (firstTokenMs ??= elapsed()),
+        done(status, error, attempts = 1) {
+          if (logged) return
+          logged = true
+          const why = error && !/^\d+$/.test(status) ? ` (${escapeLogField(error)})` : ''
+          const repairs = attempts > 1 ? `, ${attempts - 1} repair(s)` : ''
+          deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${sessionId}, first byte ${waited} ms, total ${elapsed()} ms${repairs}`)
+          record(status, { firstTokenMs, session: sessionId, error })
+        },
+      }
+    },
+  }
+}
+
+/** Without streaming: the whole turn read, then one completion object. */
+async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: ChatLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): Promise<Response> {
+  let end: TurnEnd | undefined
+  try {
+    for await (const turnEvent of events) {
+      line.sawToken()
+      if (turnEvent.kind === 'end') end = turnEvent
+    }
+  } catch (error) {
+    line.done(String(toOpenAIError(error).status), (error as Error).message)
+    throw error
+  }
+  const { finishReason, usage, answer, attempts } = end!
+  reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
+  line.done('200', undefined, attempts)
+  return Response.json(createCompletion(reply.id, reply.created, request.model, answer, finishReason, usage, request.legacyFunctions))
+}
+
+function _describeAnswer(answer: TurnAnswer): string {
+  return `${answer.content}${answer.toolCalls.map((c) => ` [call ${c.name} ${c.arguments}]`).join('')}`
+}
+
+function _sse(data: unknown): string {
+  return `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`
+}
+
+/** Streaming: the turn's deltas as chunks; a failure after the first byte travels as an error event, without [DONE]. */
+function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: ChatLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): ReadableStream<Uint8Array> {
+  const chunk = (delta: WireDelta, finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(reply.id, reply.created, request.model, delta, finish))
+
+  async function* frames(): AsyncGenerator<string> {
+    yield chunk({ role: 'assistant', content: '' })
+    let end: TurnEnd | undefined
+    try {
+      for await (const turnEvent of events) {
+        if (turnEvent.kind === 'end') {
+          end = turnEvent
+          continue
+        }
+        line.sawToken()
+        for (const delta of toWireDeltas(turnEvent.delta, request.legacyFunctions)) yield chunk(delta)
+      }
+    } catch (error) {
+      line.done('error after first byte', (error as Error).message)
+      yield _sse(toOpenAIError(error).body)
+      return
+    }
+    const { finishReason, usage, answer, attempts } = end!
+    yield chunk({}, toWireFinish(finishReason, request.legacyFunctions))
+    if (request.includeUsage) yield _sse(createUsageChunk(reply.id, reply.created, request.model, usage))
+    yield _sse('[DONE]')
+    reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
+    line.done('200', undefined, attempts)
+  }
+
+  return toEventStream(frames(), async () => {
+    // The client went away: closing the generators aborts the platform call and releases the session.
+    line.done('client disconnected')
+    await events.return(undefined)
+  })
+}
