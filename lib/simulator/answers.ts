@@ -77,7 +77,11 @@ export interface Directives {
  */
 export const BANNED_WORDS = ['虐待', '色情', '情色', '换妻', '方法论', '性交', '性交易', '高潮', '生殖器', '三级']
 
-/** The sentence the web app shows for a filtered prompt; the platform sometimes sends it as the answer. */
+/**
+ * The sentence the web app shows for a filtered prompt; the platform sometimes sends it as the answer.
+ *
+ * @internal test hook: outside this module only tests use it.
+ */
 export const FILTER_SENTENCE =
   "Unfortunately, I don't have any relevant information regarding this matter. However. Please feel free to ask me other questions, and I'll do my best to help."
 

@@ -123,6 +123,8 @@ export function createToolCallSplitter() {
  *
  * @example
  * splitToolCalls('Sure.\n<tool_call>\n{"name":"f","arguments":{}}\n</tool_call>') // { prose: 'Sure.', blocks: ['\n{"name":"f","arguments":{}}\n'] }
+ *
+ * @internal test hook: outside this module only tests use it.
  */
 export function splitToolCalls(text: string): SplitPiece {
   const splitter = createToolCallSplitter()
