@@ -173,6 +173,10 @@ export const SETTINGS = [
   _setting({ key: 'XIPU_IDLE_TIMEOUT_MS', field: 'idleTimeoutMs', parse: parseDuration, fallback: 120_000, description: 'A platform stream silent this long is ended with an error' }),
   _setting({ key: 'XIPU_CALL_TIMEOUT_MS', field: 'callTimeoutMs', parse: parseDuration, fallback: 30_000, description: 'Timeout of a platform call until it starts answering' }),
   _setting({ key: 'XIPU_PREPARE_SESSION', field: 'prepareSession', parse: _switch, fallback: true, description: 'Keep one session ready for the next request' }),
+  _setting({ key: 'XIPU_SESSION_REUSE', field: 'sessionReuse', parse: _switch, fallback: true, description: 'Serve requests from a pool of stateless sessions (contextCount 0); off: one fresh session a request' }),
+  _setting({ key: 'XIPU_POOL_MAX', field: 'poolMax', parse: _wholeNumber(1), fallback: 8, description: "Most pooled sessions, never more than the 50-session cap leaves beside the user's chats" }),
+  _setting({ key: 'XIPU_POOL_MAX_USES', field: 'poolMaxUses', parse: _wholeNumber(1), fallback: 50, description: 'Requests a pooled session serves before it is deleted' }),
+  _setting({ key: 'XIPU_POOL_IDLE', field: 'poolIdleMs', parse: parseDuration, fallback: 30 * MINUTE, description: 'A pooled session unused this long is deleted' }),
   _setting({ key: 'XIPU_REPAIR_RETRIES', field: 'repairRetries', parse: _wholeNumber(0), fallback: 1, description: 'Times a tool call or JSON answer that fails its checks is asked for again (0 = off)' }),
   // Keepalive.
   _setting({ key: 'XIPU_REAUTH_BEFORE', field: 'reauthBeforeMs', parse: parseDuration, fallback: 10 * MINUTE, description: 'Log in again when less than this is left on the token' }),

@@ -21,7 +21,7 @@ function expectedAnswer(model: string, messages: Message[], extra: { online?: bo
   return createAnswer({
     model,
     text: flattenMessages(messages as Array<{ role: string; content?: unknown }>),
-    historyTurns: 0,
+    history: [],
     online: extra.online ?? false,
     thinking: extra.thinking,
     maxToken: extra.maxToken ?? 0,
@@ -61,7 +61,7 @@ async function callsOf(since: number) {
 }
 
 describe('non-streaming', () => {
-  test('answers with a chat.completion, and the platform saw one session created, used and deleted', async () => {
+  test('answers with a chat.completion, and the platform saw one stateless session created, used and kept in the pool', async () => {
     const since = stack.sim.state.calls.length
     const reply = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'Hello' }] })
 
@@ -78,11 +78,13 @@ describe('non-streaming', () => {
     const { saves, completions, deletes } = await callsOf(since)
     assert.equal(saves.length, 1)
     assert.equal(completions.length, 1)
-    assert.equal(deletes.length, 1)
+    assert.equal(deletes.length, 0, 'kept for the next request')
     const save = saves[0]!.body as Record<string, unknown>
     assert.equal(save.model, 'gpt-4.1')
     assert.equal(save.maxToken, 0, 'no max_tokens: no limit')
     assert.equal(save.id, undefined, 'a new session, not an update')
+    assert.equal(save.contextCount, 0, 'stateless: no history fed back')
+    assert.equal(save.prompt, '', 'and no system prompt')
     const sent = completions[0]!.body as Record<string, unknown>
     assert.equal(sent.text, 'User:\nHello')
     assert.deepEqual(sent.files, [])
@@ -96,8 +98,7 @@ describe('non-streaming', () => {
     assert.equal(headers['accept-encoding'], 'identity')
     assert.equal(headers.origin, 'https://xipuai.xjtlu.edu.cn')
     assert.equal(headers.referer, 'https://xipuai.xjtlu.edu.cn/')
-    const deleted = (deletes[0]!.body as { ids: unknown[] }).ids
-    assert.deepEqual(deleted, [Number(sent.sessionId)], 'the session that answered is the one deleted')
+    assert.ok(stack.adapter.sessions.pool.freeIds().includes(Number(sent.sessionId)), 'the session that answered is back in the pool')
   })
 
   test('reports usage: the platform counts, adding up', async () => {
@@ -203,7 +204,7 @@ describe('a multi-turn conversation', () => {
     assert.equal(content, expectedAnswer('gpt-4.1', messages).text)
   })
 
-  test('each request gets a fresh session: no history leaks between requests', async () => {
+  test('no history leaks between requests', async () => {
     const first = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'one' }] })
     const second = await stack.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'two' }] })
     assert.match(first.choices[0]!.message.content ?? '', /history 0/)
@@ -370,9 +371,10 @@ describe('web search', () => {
     const reply = await stack.openai.chat.completions.create({ model: 'gpt-4.1:online', messages: [{ role: 'user', content: 'Weather?' }] })
     assert.equal(reply.model, 'gpt-4.1:online', 'the client sees the id it asked for')
     assert.match(reply.choices[0]!.message.content ?? '', /^Echo from gpt-4\.1: Weather\?.*web search on/)
-    const { saves, completions } = await callsOf(since)
-    assert.equal((saves[0]!.body as Record<string, unknown>).model, 'gpt-4.1')
-    assert.equal((completions[0]!.body as Record<string, unknown>).online, 1)
+    const { completions } = await callsOf(since)
+    const sent = completions[0]!.body as Record<string, unknown>
+    assert.equal(stack.sim.state.sessions.get(Number(sent.sessionId))?.model, 'gpt-4.1')
+    assert.equal(sent.online, 1)
   })
 })
 

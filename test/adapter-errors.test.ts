@@ -20,8 +20,10 @@ after(async () => {
   // Checked after every test of the file, so that it cannot pass by running alone.
   try {
     assert.equal(stack.sim.state.rateLimited, 0, 'no 429 from the platform')
-    const names = [...stack.sim.state.sessions.values()].map((s) => s.name).sort()
-    assert.deepEqual(names, [...stack.webChats].sort(), 'the seeded web chats are all still there, and nothing else')
+    await stack.waitForCleanPlatform()
+    const pooled = new Set(stack.adapter.sessions.pool.freeIds())
+    const names = [...stack.sim.state.sessions.values()].filter((s) => !pooled.has(s.id)).map((s) => s.name).sort()
+    assert.deepEqual(names, [...stack.webChats].sort(), 'the seeded web chats are all still there, and nothing else but the pooled sessions')
   } finally {
     await stack?.close()
   }
@@ -178,7 +180,7 @@ describe('credentials', () => {
     assert.match(reply.choices[0]!.message.content ?? '', /with the new token/)
     await stack.waitForCleanPlatform()
     const calls = stack.calls({ since })
-    assert.ok(calls.length >= 3)
+    assert.ok(calls.some((c) => c.endpoint === 'completions'))
     assert.ok(calls.every((c) => c.headers['jm-token'] === renewed.jmToken && c.headers['sdp-app-session'] === renewed.sdpSession))
     assert.ok(calls.every((c) => c.status === 200))
   })

@@ -1,8 +1,10 @@
 /**
  * The session lifecycle as the platform sees it: whatever happens to a
  * request (success, an error, the client going away mid-stream), the adapter
- * leaves no session of its own on the platform, closes the upstream stream,
- * and never touches the user's own web chats, not even at the session cap.
+ * leaves no session of its own on the platform (beyond its pooled ones, which
+ * test/session-pool.test.ts covers), closes the upstream stream, and never
+ * touches the user's own web chats, not even at the session cap. The
+ * per-request lifecycle is the one of XIPU_SESSION_REUSE=0.
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
@@ -23,7 +25,8 @@ const SETTLE_TIMEOUT_MS = 30_000
 describe('one request, one session, deleted afterwards', () => {
   let stack: Stack
   before(async () => {
-    stack = await startStack({ gapMs: 120 })
+    // One fresh session a request: the lifecycle under test here.
+    stack = await startStack({ gapMs: 120, reuse: false })
   })
   after(async () => {
     // After all of it, so that it cannot pass by running alone.
@@ -254,7 +257,8 @@ describe('the session cap', () => {
     assert.match(reply.choices[0]!.message.content ?? '', /^Echo from gpt-4\.1: hi/)
     await stack.waitForCleanPlatform()
     assert.equal(stack.sim.state.sessions.has(orphan.id), false, 'the orphan was swept')
-    assert.deepEqual([...stack.sim.state.sessions.values()].map((s) => s.name).sort(), webChats)
+    const pooled = new Set(stack.adapter.sessions.pool.freeIds())
+    assert.deepEqual([...stack.sim.state.sessions.values()].filter((s) => !pooled.has(s.id)).map((s) => s.name).sort(), webChats, 'the web chats, and the pooled session')
     const deletes = stack.calls().filter((c) => c.endpoint === 'delSession')
     const webIds = new Set([...stack.sim.state.sessions.values()].map((s) => s.id))
     assert.ok(deletes.every((c) => (c.body as { ids: number[] }).ids.every((id) => !webIds.has(id))), 'no delete ever named a web chat')
@@ -276,7 +280,8 @@ describe('the session cap', () => {
 
 describe('with the ready session on (XIPU_PREPARE_SESSION)', () => {
   test('only the ready session stays between requests, the next request is served in it with no history, and close() deletes it', async (t) => {
-    const stack = await startStack({ stopAfter: t, gapMs: 120, readySession: true })
+    // The ready session is the way of XIPU_SESSION_REUSE=0; the pool replaces it.
+    const stack = await startStack({ stopAfter: t, gapMs: 120, readySession: true, reuse: false })
 
     for (const word of ['first', 'second', 'third']) {
       const readyBefore = stack.adapter.sessions.readyId()

@@ -36,7 +36,7 @@ describe('the stop cutter over a 2 MB answer', () => {
     const script = `
       import { createAnswerMapper } from ${lib('lib/chat/answer.ts')}
       import { createAnswer } from ${lib('lib/simulator/answers.ts')}
-      const answer = createAnswer({ model: 'gpt-4.1', text: 'User:\\n[[sim:long=${ANSWER_BYTES}]] go', historyTurns: 0, online: false, maxToken: 0, files: [] }).text
+      const answer = createAnswer({ model: 'gpt-4.1', text: 'User:\\n[[sim:long=${ANSWER_BYTES}]] go', history: [], online: false, maxToken: 0, files: [] }).text
       const stop = 'never appears '.repeat(200000 / 14)
       const mapper = createAnswerMapper({ model: 'gpt-4.1', stop: [stop, 'x'.repeat(1000), 'STOP'], prompt: 'p', maxTokens: 0 })
       let relayed = 0, pieces = 0, seed = 7

@@ -54,6 +54,13 @@ function lastCompletionSession(sim: RunningSimulator): number {
   return readSessionId(call)
 }
 
+/** After a request that ended well: its session back in the pool, nothing else left, the web chats untouched. */
+async function expectSessionPooled(stack: Stack, id: number): Promise<void> {
+  await stack.waitForCleanPlatform()
+  await waitFor(`session ${id} back in the pool`, () => stack.adapter.sessions.activeCount() === 0 && stack.adapter.sessions.pool.freeIds().includes(id))
+  assert.deepEqual(stack.userChats().sort(), [...stack.webChats].sort(), "the user's own chats were touched")
+}
+
 async function expectSessionDeleted(stack: Stack, id: number): Promise<void> {
   await waitFor(`session ${id} deleted`, () => !stack.sim.state.sessions.has(id) && stack.adapter.sessions.activeCount() === 0)
   assert.ok(listDeletedIds(stack.calls()).includes(id), `no delSession call named ${id}`)
@@ -73,7 +80,8 @@ describe('faults', { concurrency: 2 }, () => {
       controller.abort()
       assert.equal(((await queued) as Error).name, 'AbortError')
       await first
-      await waitFor('everything deleted', () => stack.adapterSessions().length === 0 && stack.adapter.sessions.activeCount() === 0)
+      await stack.waitForCleanPlatform()
+      await waitFor('no request running', () => stack.adapter.sessions.activeCount() === 0)
       assert.equal(stack.calls({ endpoint: 'saveSession' }).length, 1, 'the aborted request still created a session')
     })
   })
@@ -102,9 +110,9 @@ describe('faults', { concurrency: 2 }, () => {
         assert.equal(stack.sim.state.rateLimited, 0)
         assert.ok(measureSmallestGap(stack.calls()) >= GAP_MS)
         for (let i = 1; i < attempts.length; i++) assert.ok(attempts[i]!.at - attempts[i - 1]!.at > 2 * GAP_MS, 'retried without backoff')
-        // One session for the whole request, deleted afterwards.
+        // One session for the whole request, back in the pool afterwards.
         assert.equal(stack.calls({ endpoint: 'saveSession' }).filter((c) => c.status === 200).length, 1)
-        await expectSessionDeleted(stack, lastCompletionSession(stack.sim))
+        await expectSessionPooled(stack, lastCompletionSession(stack.sim))
       })
     }
 
@@ -244,7 +252,7 @@ describe('faults', { concurrency: 2 }, () => {
       assert.match(reply.choices[0]?.message.content ?? '', /^Echo from gpt-4\.1: room please/)
       assert.deepEqual(stack.calls({ endpoint: 'saveSession' }).map((c) => c.status), [200, 200], 'the first try hit the cap (code ≠ 0 in a 200), the second worked')
       for (const id of orphans) assert.equal(stack.sim.state.sessions.has(id), false, `orphan ${id} is still there`)
-      await waitFor('the request session deleted', () => stack.adapterSessions().length === 0)
+      await waitFor('only the pooled session left of the adapter\'s', () => stack.adapterSessions().every((s) => stack.adapter.sessions.pool.freeIds().includes(s.id)))
       assert.deepEqual(stack.userChats().sort(), users, "one of the user's chats was deleted")
       for (const id of listDeletedIds(stack.calls())) assert.ok(!userIds.includes(id), `the user's session ${id} was deleted`)
       for (const id of userIds) assert.ok(stack.sim.state.sessions.has(id))

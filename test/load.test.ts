@@ -42,7 +42,7 @@ test(`${CLIENTS} concurrent streaming clients share one paced queue at the stric
 
   const answers = await Promise.all(results)
   for (const [i, answer] of answers.entries()) {
-    const expected = createAnswer({ model: 'gpt-4.1', text: `User:\n${prompts[i]}`, historyTurns: 0, online: false, maxToken: 0, files: [] }).text
+    const expected = createAnswer({ model: 'gpt-4.1', text: `User:\n${prompts[i]}`, history: [], online: false, maxToken: 0, files: [] }).text
     assert.equal(answer.content, expected, `client ${i + 1} got its whole answer`)
     assert.equal(answer.finish, 'stop')
   }
@@ -55,8 +55,10 @@ test(`${CLIENTS} concurrent streaming clients share one paced queue at the stric
   // In arrival order: the completions calls went out in the order the clients connected.
   const order = stack.calls({ endpoint: 'completions' }).map((c) => prompts.findIndex((p) => (c.body as { text: string }).text.includes(p)))
   assert.deepEqual(order, prompts.map((_, i) => i))
-  // …and each completion ran in a session of its own.
-  assert.equal(new Set(stack.calls({ endpoint: 'completions' }).map(readSessionId)).size, CLIENTS)
+  // …sharing the pool of stateless sessions: at most XIPU_POOL_MAX of them, each created once.
+  const sessions = new Set(stack.calls({ endpoint: 'completions' }).map(readSessionId))
+  assert.ok(sessions.size <= 8, `${sessions.size} sessions`)
+  assert.equal(stack.calls({ endpoint: 'saveSession' }).length, sessions.size)
 
   // No session left afterwards; the user's own chats untouched.
   await adapter.close(5000)
@@ -100,7 +102,7 @@ test('past the queue bound: 429 with Retry-After at once, and every admitted req
   for (const r of answered) assert.match(r.body.choices?.[0]?.message.content ?? '', new RegExp(`^Echo from gpt-4\\.1: request ${r.i} `))
   const sent = stack.calls({ endpoint: 'completions' }).map((c) => (c.body as { text: string }).text)
   for (const r of refused) assert.ok(!sent.some((text) => text.endsWith(`request ${r.i}`)), `refused request ${r.i} reached the platform`)
-  assert.equal(stack.calls({ endpoint: 'saveSession' }).length, answered.length)
+  assert.ok(stack.calls({ endpoint: 'saveSession' }).length <= answered.length)
   assert.equal(stack.sim.state.rateLimited, 0)
 
   // The SDK sees the same 429 while the queue is full.
@@ -111,7 +113,8 @@ test('past the queue bound: 429 with Retry-After at once, and every admitted req
     (error: APIError) => error.status === 429 && error.code === 'queue_full',
   )
   await Promise.all(busy)
-  await waitFor('every session deleted', () => stack.adapterSessions().length === 0 && adapter.sessions.activeCount() === 0)
+  await stack.waitForCleanPlatform()
+  await waitFor('no request running', () => adapter.sessions.activeCount() === 0)
 })
 
 test('a request that waits too long in the queue gets a timeout error, not a hang', { timeout: 60_000 }, async (t) => {
@@ -135,6 +138,7 @@ test('a request that waits too long in the queue gets a timeout error, not a han
   assert.ok(outcomes.includes('timed out'), `no request timed out: ${outcomes.join(', ')}`)
   assert.ok(outcomes.includes('answered'), `no request was answered: ${outcomes.join(', ')}`)
   assert.equal(stack.sim.state.rateLimited, 0)
-  await waitFor('every session deleted', () => stack.adapterSessions().length === 0 && adapter.sessions.activeCount() === 0)
+  await stack.waitForCleanPlatform()
+  await waitFor('no request running', () => adapter.sessions.activeCount() === 0)
   assert.equal(adapter.pacer.depth().request, 0)
 })

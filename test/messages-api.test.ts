@@ -25,7 +25,7 @@ after(async () => {
 })
 
 function expected(model: string, text: string, thinking?: string) {
-  return createAnswer({ model, text, historyTurns: 0, online: false, thinking, maxToken: 0, files: [] })
+  return createAnswer({ model, text, history: [], online: false, thinking, maxToken: 0, files: [] })
 }
 
 /** POSTs to /v1/messages with fetch and reads the SSE frames. */

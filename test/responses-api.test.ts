@@ -20,7 +20,7 @@ after(async () => {
 
 /** What the simulated model answers to a flattened prompt (the simulator is the oracle). */
 function expected(model: string, text: string, thinking?: string) {
-  return createAnswer({ model, text, historyTurns: 0, online: false, thinking, maxToken: 0, files: [] })
+  return createAnswer({ model, text, history: [], online: false, thinking, maxToken: 0, files: [] })
 }
 
 /** POSTs a raw Responses request and reads the SSE frames (event line, data). */

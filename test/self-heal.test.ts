@@ -87,11 +87,12 @@ describe('self-healing', { concurrency: 2 }, () => {
     assert.deepEqual(swept?.deleted, [sessionId], 'the earlier process\'s journal was taken for this one\'s')
     assert.deepEqual(account.adapterSessions(), [])
     assert.equal((await askAdapter(adapter.baseURL, 'Still serving?')).status, 200)
-    await waitFor('the journals to empty', () => readdirSync(dir).length === 0)
+    // What is left is this adapter's own journal, naming only its pooled session.
+    await waitFor('the journals to hold only the pooled session', () => readdirSync(dir).every((name) => name === `${process.pid}.json`) && adapter.journal.entries().every((e) => e.pooled && adapter.sessions.pool.freeIds().includes(e.id)))
   })
 
   test('a token revoked under a running adapter is healed by one login; requests that arrive meanwhile wait for it', async (t) => {
-    // No ready session: each request's first call is its own saveSession, which makes the 403s countable.
+    // The first request after the revocation takes the pooled session, so its first call is its completion.
     const account = await startAccount(t, { env: { XIPU_PREPARE_SESSION: '0' } })
     const capture = createCapturingLogger()
     const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
@@ -107,9 +108,9 @@ describe('self-healing', { concurrency: 2 }, () => {
     assert.deepEqual(during.map((r) => r.status), [200, 200, 200], during.map((r) => r.text).join('\n'))
     assert.equal(adapter.reauth!.loginCount(), 1, 'one login for every waiting request')
     const refused = account.sim.state.calls.filter((c) => c.status === 403 && c.endpoint !== 'delSession')
-    assert.deepEqual(refused.map((c) => c.endpoint), ['saveSession'], 'only the first request met the revoked token')
+    assert.deepEqual(refused.map((c) => c.endpoint), ['completions'], 'only the first request met the revoked token')
     // A delete that met the revoked token too (the first request's, if it was still queued) is retried after the login.
-    await waitFor('no session of the adapter is left', () => account.adapterSessions().length === 0, 60_000)
+    await waitFor('no session of the adapter is left but the pooled ones', () => account.adapterSessions().every((s) => adapter.sessions.pool.freeIds().includes(s.id)), 60_000)
     assert.notEqual(account.env().JM_TOKEN, before)
     assert.equal(account.sim.state.tokens.check(account.env().JM_TOKEN, account.env().SDP_SESSION).ok, true, 'the new tokens are in .env')
     assert.ok(!capture.lines.join('\n').includes(PASSWORD), 'the password is never logged')

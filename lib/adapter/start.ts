@@ -120,6 +120,7 @@ export async function startAdapter(options: StartAdapterOptions = {}) {
   const app = createAdapterApp({ settings, chat, models, pacer, sessions, log, isShuttingDown: () => shuttingDown, bindHost: host, status, keepaliveHere: () => keepaliveHere })
   const server = await serveApp(app, { host, port: options.port ?? initial.port })
   const startupSweep = healer ? _sweepEarlierOrphans({ settings, client, journal, sessions, log }) : Promise.resolve(undefined)
+  void startupSweep.then((result) => result && sessions.noteListing(result))
   const keepalive =
     options.keepalive && reauth
       ? _startKeepalive({ settings, client, pacer, reauth, journal, sessions, log, sweepNow: !healer, timing: options.keepalive === true ? undefined : options.keepalive.timing })

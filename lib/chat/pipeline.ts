@@ -1,6 +1,7 @@
 /**
- * The pipeline of one chat request: a session (fresh, or the one kept ready),
- * the completion call, and the session's delete afterwards, whatever happened.
+ * The pipeline of one chat request: a session (pooled, fresh, or the one kept
+ * ready), the completion call, and the session's return to the pool or its
+ * delete afterwards, whatever happened.
  * A platform 403 is healed once by logging in again, when a login is possible.
  */
 import type { ConsolaInstance } from 'consola'
@@ -41,16 +42,20 @@ export function createChatPipeline(deps: ChatDeps) {
   /** `events`, releasing the session when they end, fail or are closed, even before the first read. */
   function _releasing(events: AsyncGenerator<XipuEvent>, sessionId: number, clientSignal?: AbortSignal): AsyncGenerator<XipuEvent> {
     let released = false
+    // Only a session whose answer ran its course goes back to the pool: after an error
+    // or a cut stream, the platform may still be busy with it.
+    let completed = false
     const release = async () => {
       if (released) return
       released = true
       // Ends the platform call first (a no-op once the events ran their course).
       await events.return(undefined).catch(() => {})
-      void deps.sessions.release(sessionId)
+      void deps.sessions.release(sessionId, { reusable: completed })
     }
     async function* relay(): AsyncGenerator<XipuEvent> {
       try {
         yield* events
+        completed = true
       } catch (error) {
         // The platform call was cut by shutdown, not by the client: every surface ends its stream with this error.
         if (deps.shutdown?.aborted && !clientSignal?.aborted) {

@@ -12,14 +12,13 @@ import { isXipuError } from '../errors.ts'
 import type { Journal } from '../sessions/journal.ts'
 import { toSessionFields } from '../sessions/manager.ts'
 import { isAdapterSessionName } from '../sessions/names.ts'
+import { SESSION_CAP, toStatelessFields } from '../sessions/pool.ts'
 import type { CallOptions, SessionFields, XipuSession } from '../xipu/client.ts'
 import type { Probe } from './probe.ts'
 import { checkLine, maskId, type CheckLine } from './report.ts'
 import { createStreamShape, describeStreamShape, type StreamShape } from './stream-shape.ts'
 import { checkImageUpload } from './upload-check.ts'
 
-// The platform's cap on sessions per account, web chats included (see the protocol document).
-const SESSION_CAP = 50
 const REPORT_ADVICE = 'Please report it with the output of npx tsx adapter.ts --check --json.'
 
 export interface SessionCheckContext {
@@ -34,11 +33,9 @@ export interface SessionCheckContext {
 export async function runSessionChecks(ctx: SessionCheckContext): Promise<CheckLine[]> {
   const { probe, journal } = ctx
   const lines: CheckLine[] = []
-  // What the adapter sends; stateless sessions ask for no server-side history.
-  const fields: SessionFields & { contextCount: number } = {
-    contextCount: 0,
-    ...toSessionFields({ upstreamModel: ctx.model, temperature: 0.7, maxTokens: 0, presencePenalty: 0, frequencyPenalty: 0 }),
-  }
+  // Exactly what the session pool sends (lib/sessions/pool.ts): contextCount 0, no system
+  // prompt. The two turns below are two requests in one pooled session.
+  const fields = toStatelessFields(toSessionFields({ upstreamModel: ctx.model, temperature: 0.7, maxTokens: 0, presencePenalty: 0, frequencyPenalty: 0 }))
   let created: { id: number; reply: unknown } | undefined
   let deleted = false
   try {

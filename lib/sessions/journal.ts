@@ -20,6 +20,11 @@ export interface JournalEntry {
   /** When the session was created (ms since epoch). */
   createdAt: number
   name: string
+  /**
+   * A pooled session (lib/sessions/pool.ts): it outlives requests, and is the
+   * adapter's own as long as the adapter lives. `createdAt` is when it was last named.
+   */
+  pooled?: boolean
 }
 
 export interface JournalFile {

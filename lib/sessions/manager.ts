@@ -1,11 +1,16 @@
 /**
  * Session lifecycle. The adapter is stateless towards its clients: the whole
- * conversation travels in every prompt, so each request gets a fresh session
- * (no server-side history can leak in) and the session is deleted right after,
- * whatever happened: the platform caps each account at 50 sessions, web chats
- * included, and leftovers would soon lock the user out of their own web chat.
+ * conversation travels in every prompt, so no server-side history may reach
+ * the model. By default requests are served from a pool of sessions that feed
+ * no history (`contextCount: 0`, lib/sessions/pool.ts); with
+ * `XIPU_SESSION_REUSE=0` each request gets a fresh session, deleted right
+ * after. Either way, whatever happened, nothing is left behind: the platform
+ * caps each account at 50 sessions, web chats included, and leftovers would
+ * soon lock the user out of their own web chat.
  *
  * Every session is journalled before it is used and forgotten once deleted.
+ * At the cap, the adapter's own finished sessions are deleted first (ahead of
+ * waiting requests), and a request waits for that room rather than fail.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsolaInstance } from 'consola'
@@ -13,18 +18,20 @@ import { isXipuError, XipuError } from '../errors.ts'
 import type { Journal } from './journal.ts'
 import { createSessionName } from './names.ts'
 import type { Settings } from '../settings.ts'
+import { createSessionPool, SESSION_CAP, sessionFieldsKey } from './pool.ts'
 import { sweepOrphans } from './sweep.ts'
-import type { SessionFields, XipuClient } from '../xipu/client.ts'
+import type { CallOptions, SessionFields, XipuClient } from '../xipu/client.ts'
 
 const DELETE_ATTEMPTS = 4 // each already retried by the client; then the sweeper takes over
 // A ready session older than this is replaced: it may have been deleted in the web app,
 // and the sweeper treats sessions older than XIPU_MAX_REQUEST (15 min) as orphans.
 const READY_MAX_AGE_MS = 10 * 60_000
 
-/** What makes two requests' sessions interchangeable (everything but the name). */
-function _fieldsKey(f: SessionFields): string {
-  return JSON.stringify([f.model, f.temperature, f.maxToken, f.presencePenalty, f.frequencyPenalty])
-}
+const _fieldsKey = sessionFieldsKey
+// After a cap refusal, deletes stay urgent this long: the cap is near.
+const CAP_PRESSURE_MS = 60_000
+// Near the cap: this few free places left, or fewer.
+const CAP_MARGIN = 2
 
 /** What a request asks of its session: the platform keeps these per session, not per call. */
 export interface SessionParams {
@@ -99,6 +106,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
 
   function _release(id: number): Promise<void> {
     active.delete(id)
+    for (const wake of [...releaseWaiters]) wake()
     const existing = deleting.get(id)
     if (existing) return existing
     const promise = _delete(id).finally(() => deleting.delete(id))
@@ -106,13 +114,97 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     return promise
   }
 
-  async function _create(fields: SessionFields, signal?: AbortSignal): Promise<number> {
-    const { id } = await deps.client.saveSession(fields, { signal })
+  async function _create(fields: SessionFields, options: CallOptions): Promise<{ id: number; contextCount?: number }> {
+    const created = await deps.client.saveSession(fields, options)
     // Journal first, then use: a crash from here on leaves a record to clean up.
-    deps.journal.add({ id, createdAt: Date.now(), name: fields.name })
-    active.add(id)
-    return id
+    deps.journal.add({ id: created.id, createdAt: Date.now(), name: fields.name })
+    active.add(created.id)
+    return created
   }
+
+  // What the last listing said: the user's own sessions, and when the cap last refused a create.
+  let userSessions: number | undefined
+  let capHitAt = Number.NEGATIVE_INFINITY
+  const releaseWaiters = new Set<() => void>()
+
+  /** Room under the cap for the adapter's sessions, once the user's chats are known. */
+  function _room(): number | undefined {
+    return userSessions === undefined ? undefined : Math.max(0, SESSION_CAP - userSessions)
+  }
+
+  /** Whether deletes should go before waiting requests: the cap refused lately, or is a few places away. */
+  function _nearCap(): boolean {
+    if (Date.now() - capHitAt < CAP_PRESSURE_MS) return true
+    const room = _room()
+    return room !== undefined && deps.journal.entries().length >= room - CAP_MARGIN
+  }
+
+  /** Resolves when one of the adapter's sessions is released (or `signal` aborts). */
+  function _nextRelease(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        releaseWaiters.delete(done)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      releaseWaiters.add(done)
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /**
+   * Creates a session. At the cap, makes room the way that loses nothing: the
+   * adapter's own finished sessions first (pooled free ones, deletes pending,
+   * urgently), then its orphans; while its own requests hold the rest, waits
+   * for one to finish. Only a cap full of the user's own chats (or of another
+   * adapter's running sessions) is an error.
+   */
+  async function _createWithRoom(fields: SessionFields, options: CallOptions): Promise<{ id: number; contextCount?: number }> {
+    const deadline = Date.now() + deps.settings().queueTimeoutMs
+    for (;;) {
+      try {
+        return await _create(fields, options)
+      } catch (error) {
+        if (!isXipuError(error, 'E_SESSION_CAP')) throw error
+        capHitAt = Date.now()
+        const signal = options.signal
+        const retired = pool.retireFree()
+        _hurryDeletes()
+        if (retired > 0 || deleting.size > 0) {
+          await Promise.allSettled([...deleting.values()])
+          continue
+        }
+        const room = await _makeRoom(signal)
+        userSessions = room.userSessions
+        if (room.freed > 0) {
+          deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
+          continue
+        }
+        if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
+          deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
+          await _nextRelease(signal)
+          continue
+        }
+        if (signal?.aborted) throw new XipuError('E_ABORTED', 'the client went away')
+        throw _capError(room, error)
+      }
+    }
+  }
+
+  function _capError(room: { userSessions: number; total: number }, cause: unknown): XipuError {
+    const busy = room.total - room.userSessions
+    const advice =
+      room.userSessions >= busy
+        ? 'Delete some of your chats at https://xipuai.xjtlu.edu.cn and retry.'
+        : 'Retry when some of the running requests have finished, or lower XIPU_QUEUE_MAX.'
+    return new XipuError(
+      'E_SESSION_CAP',
+      `The platform allows 50 sessions per account and yours holds ${room.total}: ${room.userSessions} are your own web chats and ${busy} belong to requests running now (this adapter's or another's); it has no orphans left to delete. ${advice}`,
+      { cause, retryAfter: room.userSessions >= busy ? undefined : 5 },
+    )
+  }
+
+  const pool = createSessionPool({ client: deps.client, journal: deps.journal, settings: deps.settings, log: deps.log, create: _createWithRoom, remove: (id) => _release(id), room: _room, onFree: (id) => active.delete(id) })
 
   /** Frees room under the 50-session cap by sweeping the adapter's own orphans. */
   async function _makeRoom(signal?: AbortSignal): Promise<{ freed: number; userSessions: number; total: number }> {
@@ -127,25 +219,32 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       maxRequestMs: 0,
       foreignMaxAgeMs: settings.maxRequestMs,
       ownJournal: deps.journal,
-      activeIds: active,
+      activeIds: new Set([...active, ...pool.ids()]),
       log: deps.log,
     })
     return { freed: result.deleted.length, userSessions: result.userSessions, total: result.totalSessions }
   }
 
-  // Deletes wait behind requests (cleanup priority). Every session released while one
-  // waits joins that same call: a burst of N finished requests (under load, or at
-  // shutdown with a second between calls) costs one delSession, not N.
-  let batch: { ids: number[]; done: Promise<void> } | undefined
+  // Deletes wait behind requests (cleanup priority), or go first near the cap. Every
+  // session released while one waits joins that same call: a burst of N finished
+  // requests (under load, or at shutdown with a second between calls) costs one
+  // delSession, not N.
+  let batch: { ids: number[]; done: Promise<void>; hurry?: () => void } | undefined
 
   function _delete(id: number): Promise<void> {
     if (batch) {
       batch.ids.push(id)
+      if (_nearCap()) batch.hurry?.()
       return batch.done
     }
     const ids = [id]
     batch = { ids, done: _deleteBatch(ids) }
     return batch.done
+  }
+
+  /** Moves a waiting delete ahead of the waiting requests (the cap was met). */
+  function _hurryDeletes(): void {
+    batch?.hurry?.()
   }
 
   async function _deleteBatch(ids: number[]): Promise<void> {
@@ -156,7 +255,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     }
     for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
       try {
-        await deps.client.deleteSessions(take, { priority: 'cleanup' })
+        await _deleteOnce(ids, take)
         for (const id of ids) deps.journal.remove(id)
         return
       } catch (error) {
@@ -169,15 +268,38 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     }
   }
 
+  /** One delete call; while it waits for its turn, `hurry` re-queues it as urgent. */
+  async function _deleteOnce(ids: number[], take: () => number[]): Promise<void> {
+    let urgent = _nearCap()
+    for (;;) {
+      const withdraw = new AbortController()
+      let turned = false
+      if (batch?.ids === ids) batch.hurry = urgent ? undefined : () => !turned && withdraw.abort()
+      try {
+        await deps.client.deleteSessions(take, { priority: 'cleanup', urgent, signal: withdraw.signal, onTurn: () => (turned = true) })
+        return
+      } catch (error) {
+        if (!withdraw.signal.aborted || turned) throw error
+        urgent = true
+      }
+    }
+  }
+
   return {
     /**
-     * A session for `request`: the ready one when there is one (updated with
-     * `saveSession` and its id if the parameters differ: one call either way,
-     * and it saves the ready one's delete), else a new one. At the session cap,
-     * sweeps the adapter's orphans once and tries again.
+     * A session for `request`. With reuse on (the default), one from the pool
+     * of stateless sessions. Without, the ready one when there is one (updated
+     * with `saveSession` and its id if the parameters differ: one call either
+     * way, and it saves the ready one's delete), else a new one. At the session
+     * cap, room is made (see `_createWithRoom`).
      */
     async acquire(request: SessionParams, signal?: AbortSignal): Promise<{ id: number; reused: boolean }> {
       const fields = toSessionFields(request)
+      if (deps.settings().sessionReuse && !closed) {
+        const session = await pool.acquire(fields, signal)
+        active.add(session.id)
+        return session
+      }
       lastFields = fields
       const taken = _takeReady()
       if (taken) {
@@ -191,36 +313,31 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
           throw error
         }
       }
-      try {
-        return { id: await _create(fields, signal), reused: false }
-      } catch (error) {
-        if (!isXipuError(error, 'E_SESSION_CAP')) throw error
-        const room = await _makeRoom(signal)
-        if (room.freed > 0) {
-          deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
-          return { id: await _create(fields, signal), reused: false }
-        }
-        const busy = room.total - room.userSessions
-        const advice =
-          room.userSessions >= busy
-            ? 'Delete some of your chats at https://xipuai.xjtlu.edu.cn and retry.'
-            : 'Retry when some of the running requests have finished, or lower XIPU_QUEUE_MAX.'
-        throw new XipuError(
-          'E_SESSION_CAP',
-          `The platform allows 50 sessions per account and yours holds ${room.total}: ${room.userSessions} are your own web chats and ${busy} belong to requests the adapter is running now; it has no orphans left to delete. ${advice}`,
-          { cause: error, retryAfter: room.userSessions >= busy ? undefined : 5 },
-        )
-      }
+      const { id } = await _createWithRoom(fields, { signal })
+      return { id, reused: false }
     },
 
     /**
-     * Deletes the session soon (through the pacer, behind waiting requests) and
-     * forgets it; then, once the adapter is idle, prepares the next ready session.
+     * A request is done with its session. A pooled one goes back to the pool
+     * when the request ended cleanly (`reusable`); any other is deleted soon
+     * (through the pacer, behind waiting requests, or first near the cap) and
+     * forgotten. Then, once the adapter is idle, the next ready session is prepared.
      */
-    release(id: number): Promise<void> {
+    release(id: number, outcome: { reusable?: boolean } = {}): Promise<void> {
+      if (pool.owns(id)) {
+        active.delete(id)
+        pool.giveBack(id, outcome.reusable === true)
+        for (const wake of [...releaseWaiters]) wake()
+        return deleting.get(id) ?? Promise.resolve()
+      }
       const promise = _release(id)
-      void _prepare()
+      if (!deps.settings().sessionReuse) void _prepare()
       return promise
+    },
+
+    /** What a sweep's listing said about the account: the room the cap leaves the pool follows it. */
+    noteListing(listing: { userSessions: number }): void {
+      userSessions = listing.userSessions
     },
 
     /** The ready session's id, if one is waiting. */
@@ -228,8 +345,10 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
 
     /** Sessions in use by a request right now. */
     activeCount: () => active.size,
-    /** Ids a sweep must not touch: sessions in use, and the ready session. */
-    activeIds: (): ReadonlySet<number> => (ready ? new Set([...active, ready.id]) : active),
+    /** Ids a sweep must not touch: sessions in use, the ready session, the pooled ones. */
+    activeIds: (): ReadonlySet<number> => new Set([...active, ...(ready ? [ready.id] : []), ...pool.ids()]),
+    /** The pool of stateless sessions (sizes, for the status page and tests). */
+    pool: { size: pool.size, freeIds: pool.freeIds, isStateless: pool.isStateless },
     /** Sessions created and not yet deleted (in use, or waiting for their delete). */
     inFlight: () => deps.journal.entries().length,
 
@@ -244,7 +363,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       const now = Date.now()
       const ids = deps.journal
         .entries()
-        .filter((e) => !active.has(e.id) && e.id !== ready?.id && !deleting.has(e.id) && now - e.createdAt >= minAgeMs)
+        .filter((e) => !active.has(e.id) && e.id !== ready?.id && !pool.owns(e.id) && !deleting.has(e.id) && now - e.createdAt >= minAgeMs)
         .map((e) => e.id)
       if (ids.length === 0) return 0
       await Promise.all(ids.map(_release))
@@ -253,9 +372,10 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       return gone.length
     },
 
-    /** Stops preparing sessions and deletes the ready one (shutdown). */
+    /** Stops preparing and pooling sessions; deletes the ready one and the free pooled ones (shutdown). */
     close(): void {
       closed = true
+      pool.close()
       const taken = ready
       ready = undefined
       if (taken) void _release(taken.id)

@@ -67,6 +67,8 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
     for (const entry of journal.sessions) {
       journaled.add(entry.id)
       if (own && active.has(entry.id)) continue
+      // A pooled session serves request after request while its adapter lives, which retires it.
+      if (journal.alive && entry.pooled) continue
       const old = now - entry.createdAt > options.maxRequestMs
       if (!journal.alive) candidates.set(entry.id, journal.file)
       else if (old) candidates.set(entry.id, own ? undefined : '')

@@ -69,6 +69,8 @@ export interface Directives {
   requestErr?: boolean
   /** The word filter's reply, when the prompt holds a banned word (default: the simulator's `wordFilter`). */
   filter?: WordFilterReply
+  /** Answer with every earlier turn the server fed back (its user texts), or `Recall: nothing`. */
+  recall?: boolean
 }
 
 /**
@@ -110,6 +112,7 @@ export function readDirectives(text: string): Directives {
     else if (name === 'filter-empty') out.filter = 'empty'
     else if (name === 'filter-canned') out.filter = 'canned'
     else if (name === 'filter-empty-body') out.filter = 'empty-body'
+    else if (name === 'recall') out.recall = true
   }
   return out
 }
@@ -117,8 +120,11 @@ export function readDirectives(text: string): Directives {
 export interface AnswerInput {
   model: string
   text: string
-  /** Earlier turns the server fed back (bounded by the session's contextCount). */
-  historyTurns: number
+  /**
+   * Earlier turns of the session the server fed back to the model (the last
+   * `contextCount` of them): the model sees them, as a real one would.
+   */
+  history: ReadonlyArray<{ user: string; assistant: string }>
   online: boolean
   thinking?: string
   maxToken: number
@@ -144,16 +150,13 @@ export function countTokens(text: string): number {
  * The simulated model's answer to a flattened prompt.
  *
  * @example
- * createAnswer({ model: 'gpt-4.1', text: 'User:\nHello', historyTurns: 0, online: false, maxToken: 0, files: [] })
+ * createAnswer({ model: 'gpt-4.1', text: 'User:\nHello', history: [], online: false, maxToken: 0, files: [] })
  * // { text: 'Echo from gpt-4.1: Hello | turns 1, history 0 | 你好🌏', reasoning: '' }
  */
 export function createAnswer(input: AnswerInput): Answer {
   const directives = readDirectives(input.text)
+  const { said, turns } = _readPrompt(input.text)
   const clean = input.text.replace(TOOL_DIRECTIVE, '').replace(DIRECTIVE, '').trim()
-  const blocks = clean.split(/\n\n(?=[A-Z][a-z]+:\n)/)
-  const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
-  const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
-  const turns = blocks.filter((b) => b.startsWith('User:\n')).length
 
   // The filter reads the whole prompt, directives aside, before any model sees it.
   if (BANNED_WORDS.some((word) => clean.includes(word))) {
@@ -163,16 +166,23 @@ export function createAnswer(input: AnswerInput): Answer {
   if (directives.requestErr) return { text: 'Request Err!', reasoning: '' }
 
   let text: string
-  if (directives.refuse) {
+  if (directives.recall) {
+    // What the model was fed besides this prompt: a leak between requests shows here whole.
+    const fed = input.history.map((turn) => _readPrompt(turn.user).said)
+    text = `Recall: ${fed.length > 0 ? fed.join(' || ') : 'nothing'}`
+  } else if (directives.refuse) {
     text = "I don't have relevant knowledge about this question."
   } else {
     const extras = [
       `turns ${turns}`,
-      `history ${input.historyTurns}`,
+      `history ${input.history.length}`,
       input.online ? 'web search on' : '',
       input.thinking ? `thinking ${input.thinking}` : '',
       ...input.files.map(describeAttachment),
     ].filter(Boolean)
+    // A model fed earlier turns can repeat from them, as a real one does when asked what was said before.
+    const last = input.history.at(-1)
+    if (last) extras.push(`remembers: ${_readPrompt(last.user).said.slice(0, 200)}`)
     text = createToolAnswer(input.text, said) ?? `Echo from ${input.model}: ${said} | ${extras.join(', ')} | 你好🌏`
     if (directives.long) text = _longText(directives.long)
   }
@@ -194,6 +204,15 @@ export function createAnswer(input: AnswerInput): Answer {
  */
 export function describeAttachment(file: { type: string; size: number; sha256: string }, i: number): string {
   return `image ${i + 1}: ${file.type} ${file.size} bytes sha256 ${file.sha256.slice(0, 12)}`
+}
+
+/** The last user message of a flattened prompt, and how many user messages it holds. */
+function _readPrompt(text: string): { said: string; turns: number } {
+  const clean = text.replace(TOOL_DIRECTIVE, '').replace(DIRECTIVE, '').trim()
+  const blocks = clean.split(/\n\n(?=[A-Z][a-z]+:\n)/)
+  const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
+  const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
+  return { said, turns: blocks.filter((b) => b.startsWith('User:\n')).length }
 }
 
 function _longText(bytes: number): string {

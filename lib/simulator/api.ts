@@ -134,8 +134,9 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
     if (thinking && !['minimal', 'low', 'medium', 'high'].includes(thinking)) return fail('Invalid thinking level')
 
     const text = body.text
-    const historyTurns = Math.min(session.contextCount, session.history.length)
-    const answer = createAnswer({ model: session.model, text, historyTurns, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files: attachments, wordFilter: state.options.wordFilter })
+    // The server feeds the session's last contextCount turns back to the model.
+    const history = session.contextCount > 0 ? session.history.slice(-session.contextCount) : []
+    const answer = createAnswer({ model: session.model, text, history, online: body.online === 1 || body.online === true, thinking, maxToken: session.maxToken, files: attachments, wordFilter: state.options.wordFilter })
     state.streamsOpen++
     let closed = false
     const close = () => {

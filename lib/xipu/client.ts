@@ -58,6 +58,10 @@ export interface SessionFields {
   maxToken: number
   presencePenalty: number
   frequencyPenalty: number
+  /** Earlier turns the platform feeds back to the model (0: none; the web default is 5). */
+  contextCount?: number
+  /** The session's system prompt. */
+  prompt?: string
 }
 
 export interface CompletionPayload {
@@ -88,6 +92,10 @@ export interface CallOptions {
    * doctor (`adapter.ts --check`) reports from it what the platform really sends.
    */
   onRaw?: (raw: unknown) => void
+  /** Called when the call's turn at the pacer comes, just before it is made (once, retries aside). */
+  onTurn?: () => void
+  /** Served before every waiting request (see `Turn.urgent`): deletes that free room under the session cap. */
+  urgent?: boolean
 }
 
 /**
@@ -146,7 +154,8 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     const settings = deps.settings()
     const retries = options.retries ?? settings.maxRetries
     for (let i = 0; ; i++) {
-      await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, owner: options.owner, label })
+      await deps.pacer.waitTurn({ priority: options.priority, signal: options.signal, label, owner: options.owner, urgent: options.urgent })
+      if (i === 0) options.onTurn?.()
       const startedAt = deps.pacer.lastStartAt()
       const current = deps.settings()
       const timeout = AbortSignal.timeout(current.callTimeoutMs)
@@ -314,12 +323,14 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const data = await _json<unknown[]>('session', 'GET', 'session', undefined, options)
       return (Array.isArray(data) ? data : []).filter((s): s is XipuSession => !!s && typeof s === 'object' && Number.isInteger(Number((s as XipuSession).id))).map((s) => ({ ...s, id: Number(s.id) }))
     },
-    /** Creates a session, or updates session `id`. */
-    async saveSession(fields: SessionFields & { id?: number }, options?: CallOptions): Promise<{ id: number }> {
-      const data = await _json<{ id?: unknown }>('saveSession', 'POST', 'saveSession', { ...fields }, options)
+    /** Creates a session, or updates session `id`; `contextCount` is what the reply says it holds, if it says. */
+    async saveSession(fields: SessionFields & { id?: number }, options?: CallOptions): Promise<{ id: number; contextCount?: number }> {
+      const data = await _json<{ id?: unknown; contextCount?: unknown }>('saveSession', 'POST', 'saveSession', { ...fields }, options)
       const id = Number(data?.id ?? fields.id)
       if (!Number.isInteger(id)) throw new XipuError('E_UPSTREAM', 'The platform created a session but did not say its id.')
-      return { id }
+      const raw = data?.contextCount
+      const contextCount = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
+      return { id, contextCount: typeof contextCount === 'number' && Number.isFinite(contextCount) ? contextCount : undefined }
     },
     /** Deletes sessions by id; `ids` may be a function, read when the call's turn comes (see `_json`). */
     async deleteSessions(ids: number[] | (() => number[]), options?: CallOptions): Promise<void> {

@@ -51,6 +51,8 @@ export interface Turn {
    * shutdown (`AbortSignal.any`), a new object each time, yet it is the same request.
    */
   owner?: object
+  /** Ranks with follow-ups, before new requests: deletes that free room under the session cap. */
+  urgent?: boolean
 }
 
 interface _Waiter {
@@ -139,7 +141,7 @@ export function createPacer(options: PacerOptions) {
     const full = priority === 'request' && !followUp ? _queueFullError() : undefined
     if (full) return Promise.reject(full)
     if (priority === 'request' && owner) admitted.add(owner)
-    return _enqueue(priority, followUp, label, turn.signal)
+    return _enqueue(priority, followUp || !!turn.urgent, label, turn.signal)
   }
 
   /** `E_QUEUE_FULL` (with a Retry-After for the queue to drain) when XIPU_QUEUE_MAX requests already wait. */

@@ -38,6 +38,11 @@ export interface StackOptions {
    * request runs the plain lifecycle: create, chat, delete.
    */
   readySession?: boolean
+  /**
+   * Serve requests from the pool of stateless sessions (`XIPU_SESSION_REUSE`,
+   * default true as in the adapter); false: one fresh session a request.
+   */
+  reuse?: boolean
   /** Adapter settings that beat `.env` (e.g. `XIPU_BODY_LIMIT`); an `ADAPTER_API_KEY` here is also the SDK's key. */
   overrides?: Record<string, string>
   /** Stop the stack when this test ends (without it, call `close()`, e.g. in a suite's `after`). */
@@ -63,7 +68,11 @@ export interface Stack {
   userChats(): string[]
   /** Sessions on the platform other than the seeded web chats, whoever named them. */
   unseededSessions(): Array<{ id: number; name: string }>
-  /** Waits until the platform holds only the seeded web chats and no upstream stream is open. */
+  /**
+   * Waits until nothing is left behind: the platform holds only the seeded web
+   * chats and the adapter's free pooled sessions (each journalled), and no
+   * upstream stream is open. At shutdown the pooled ones go too.
+   */
   waitForCleanPlatform(): Promise<void>
   /** Writes new credentials into the `.env` file the adapter reads. */
   writeCredentials(creds: { jmToken: string; sdpSession: string }): void
@@ -100,6 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         XIPU_STATE_DIR: join(dir, 'state'),
         XIPU_MIN_GAP_MS: String(gapMs),
         XIPU_PREPARE_SESSION: options.readySession ? '1' : '0',
+        XIPU_SESSION_REUSE: options.reuse === false ? '0' : '1',
         ...options.overrides,
       },
     })
@@ -125,9 +135,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     userChats: () => listUserChats(sim),
     unseededSessions: () => [...sim.state.sessions.values()].filter((s) => !seeded.has(s.name)).map((s) => ({ id: s.id, name: s.name })),
     async waitForCleanPlatform() {
+      const pooledFree = () => new Set(adapter.sessions.pool.freeIds().filter((id) => adapter.journal.has(id)))
       await waitFor(
-        () => `sessions beyond the web chats: ${JSON.stringify(stack.unseededSessions())}, upstream streams open: ${sim.state.streamsOpen}`,
-        () => stack.unseededSessions().length === 0 && sim.state.streamsOpen === 0,
+        () => `sessions beyond the web chats: ${JSON.stringify(stack.unseededSessions())} (pooled and free: ${[...pooledFree()]}), upstream streams open: ${sim.state.streamsOpen}`,
+        () => stack.unseededSessions().every((s) => pooledFree().has(s.id)) && sim.state.streamsOpen === 0,
         SETTLE_TIMEOUT_MS,
       )
     },
