@@ -51,7 +51,7 @@ async function rawStream(target: Stack, body: Record<string, unknown>): Promise<
 }
 
 describe('messages.create', () => {
-  test('text, with a system prompt; XIPU_MODEL_MAP sends claude-sonnet-4-5 to a platform model; one session, deleted', async () => {
+  test('text, with a system prompt; XIPU_MODEL_MAP sends claude-sonnet-4-5 to a platform model; one session, pooled', async () => {
     const since = stack.sim.state.calls.length
     const message = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 1024, system: [{ type: 'text', text: 'Be brief.' }], messages: [{ role: 'user', content: 'Hello' }] })
 
@@ -71,7 +71,9 @@ describe('messages.create', () => {
     assert.equal(save.model, 'claude-3-7-sonnet-20250219')
     assert.equal(save.maxToken, 1024, 'max_tokens is the session limit, as max_tokens is for chat completions')
     assert.equal((stack.calls({ endpoint: 'completions', since })[0]!.body as { text: string }).text, prompt)
-    assert.equal(stack.calls({ endpoint: 'delSession', since }).length, 1)
+    // Kept in the pool of stateless sessions for the next request.
+    assert.equal(stack.calls({ endpoint: 'delSession', since }).length, 0)
+    assert.ok(stack.adapter.sessions.pool.freeIds().includes(Number((stack.calls({ endpoint: 'completions', since })[0]!.body as { sessionId: string }).sessionId)))
   })
 
   test('a conversation of content blocks is flattened as chat completions flattens it', async () => {

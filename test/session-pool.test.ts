@@ -106,8 +106,7 @@ test('a session unused for XIPU_POOL_IDLE is deleted', async (t) => {
   await ask(stack, 'then nothing for a while')
   const [session] = stack.adapterSessions()
   assert.ok(session)
-  await waitFor('the idle session deleted', () => stack.adapterSessions().length === 0)
-  assert.equal(stack.adapter.journal.has(session.id), false, 'and forgotten')
+  await waitFor('the idle session deleted and forgotten', () => stack.adapterSessions().length === 0 && !stack.adapter.journal.has(session.id))
   await ask(stack, 'back again')
   assert.equal(count(stack, 'saveSession', 0, creates), 2, 'the next request created a new one')
 })
@@ -123,7 +122,7 @@ test('a pooled session is renamed before another adapter could take it for an or
     return name !== undefined && sessionNameTime(name)! > firstNamed
   })
   const renamed = stack.sim.state.sessions.get(session!.id)!
-  assert.equal(stack.adapter.journal.entries().find((e) => e.id === session!.id)?.name, renamed.name, 'the journal follows the name')
+  await waitFor('the journal to follow the name', () => stack.adapter.journal.entries().find((e) => e.id === session!.id)?.name === renamed.name)
   // A sweep by another process of this state folder: the live journal names the session as pooled.
   const swept = await sweepOrphans({ client: stack.adapter.client, stateDir: stack.adapter.settings().stateDir, apiBase: stack.sim.apiBase, maxRequestMs: 0 })
   assert.deepEqual(swept.deleted, [])
