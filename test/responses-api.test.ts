@@ -63,7 +63,7 @@ describe('responses.create', () => {
     const completions = stack.calls({ endpoint: 'completions', since })
     assert.equal(completions.length, 1)
     assert.equal((completions[0]!.body as { text: string }).text, 'System:\nBe brief.\n\nUser:\nHello')
-    assert.equal(stack.calls({ endpoint: 'delSession', since }).length, 1, 'the session is deleted, as for chat completions')
+    assert.equal(stack.calls({ endpoint: 'delSession', since }).length, 0, 'the session goes back to the pool, as for chat completions')
   })
 
   test('input items: messages with input_text and output_text parts, developer role', async () => {
@@ -84,14 +84,16 @@ describe('responses.create', () => {
     const reply = await stack.openai.responses.create({ model: 'gpt-5-codex', input: 'Hi' })
     assert.equal(reply.model, 'gpt-5-codex')
     assert.match(reply.output_text, /^Echo from gpt-4\.1-nano: Hi/)
-    assert.equal((stack.calls({ endpoint: 'saveSession', since })[0]!.body as { model: string }).model, 'gpt-4.1-nano')
+    const sent = stack.calls({ endpoint: 'completions', since })[0]!.body as { sessionId: string }
+    assert.equal(stack.sim.state.sessions.get(Number(sent.sessionId))?.model, 'gpt-4.1-nano')
   })
 
   test('the same map applies to chat completions', async () => {
     const since = stack.sim.state.calls.length
     const reply = await stack.openai.chat.completions.create({ model: 'gpt-5-codex', messages: [{ role: 'user', content: 'Hi' }] })
     assert.equal(reply.model, 'gpt-5-codex')
-    assert.equal((stack.calls({ endpoint: 'saveSession', since })[0]!.body as { model: string }).model, 'gpt-4.1-nano')
+    const sent = stack.calls({ endpoint: 'completions', since })[0]!.body as { sessionId: string }
+    assert.equal(stack.sim.state.sessions.get(Number(sent.sessionId))?.model, 'gpt-4.1-nano')
   })
 
   test('a reasoning model: a reasoning item with summary_text, then the message; reasoning tokens counted', async () => {
