@@ -214,6 +214,7 @@ describe('chat completions with images', () => {
   test('a text-only model: 400 naming it and the models that take images, before any upload', async () => {
     const since = await _settled()
     await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([1, 2, 3])) } }], 'gpt-5.4-nano'), 400, /'gpt-5\.4-nano' does not take images.*Models that take images: gpt-5\.6-luna, gpt-5\.4, gpt-5\.4-mini, gpt-4\.1/)
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([1, 2, 3])) } }], 'gpt-4.1-nano:online'), 400, /The model 'gpt-4\.1-nano' does not take images/)
     _nothingSent(since)
   })
 

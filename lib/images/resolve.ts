@@ -69,7 +69,8 @@ export function createImageResolver(deps: ImageResolverDeps) {
     if (!entry || entry.multimodal) return
     const seeing = models.filter((m) => m.multimodal).map((m) => m.id)
     const offer = seeing.length > 0 ? ` Models that take images: ${seeing.join(', ')}.` : ' No model in the catalog takes images.'
-    throw new XipuError('E_BAD_REQUEST', `The model '${request.upstreamModel}' does not take images (the platform's catalog marks it text-only).${offer}`, { param: 'model' })
+    const asked = request.model.replace(/:online$/, '') === request.upstreamModel ? '' : ` (asked for as '${request.model}', mapped by XIPU_MODEL_MAP)`
+    throw new XipuError('E_BAD_REQUEST', `The model '${request.upstreamModel}'${asked} does not take images (the platform's catalog marks it text-only).${offer}`, { param: 'model' })
   }
 
   /** A URL on the platform's file host as it is; any other fetched, then checked as bytes. */
