@@ -45,8 +45,9 @@ const errors = (shape: z.ZodTypeAny = openAIError) => {
   return {
     400: { description: 'The request is not valid (checked before anything reaches the platform)', ...body },
     401: { description: 'Missing or wrong API key (ADAPTER_API_KEY), or a platform token that could not be renewed', ...body },
+    413: { description: 'The body is over XIPU_BODY_LIMIT, or an image over XIPU_IMAGE_MAX_BYTES', ...body },
     429: { description: 'Too many requests waiting for the platform, or its rate limit', ...body },
-    502: { description: 'The platform failed, or the model\'s tool call or JSON answer failed its checks also after the repair (invalid_model_output)', ...body },
+    502: { description: 'The platform failed (an image upload included), or the model\'s tool call or JSON answer failed its checks also after the repair (invalid_model_output)', ...body },
     503: { description: 'Shutting down, or the platform holds its 50 sessions', ...body },
   }
 }

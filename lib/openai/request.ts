@@ -12,7 +12,10 @@ import { buildPrompt } from '../tools/prompt.ts'
 import { readToolOptions, toChatMessages } from './request-tools.ts'
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).passthrough()
-const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) }).passthrough()
+const imagePart = z
+  .object({ type: z.literal('image_url'), image_url: z.union([z.string(), z.object({ url: z.string() }).passthrough()]) })
+  .passthrough()
+  .describe('An image (PNG, JPEG, GIF or WebP) for a model the catalog marks multimodal: a data: URL, or an http(s) URL the adapter fetches from public addresses only')
 const otherPart = z.object({ type: z.string() }).passthrough()
 // One message for every way content can be wrong: zod's own for a failed union is just "Invalid input".
 const content = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart])), z.null()], {
