@@ -174,15 +174,16 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
           await Promise.allSettled([...deleting.values()])
           continue
         }
+        // The adapter's own running requests hold the rest: the first to finish makes room.
+        if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
+          deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
+          await _nextRelease(signal)
+          continue
+        }
         const room = await _makeRoom(signal)
         userSessions = room.userSessions
         if (room.freed > 0) {
           deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
-          continue
-        }
-        if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
-          deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
-          await _nextRelease(signal)
           continue
         }
         if (signal?.aborted) throw new XipuError('E_ABORTED', 'the client went away')
