@@ -245,6 +245,13 @@ describe('chat completions with images', () => {
     assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
     const [files] = _completionFiles(since)
     assert.deepEqual(Buffer.from(stack.sim.state.uploads.get(files![0]!)?.bytes ?? []), BLUE)
+    // What the host sends is checked like any image: a page is no image, a 404 is no image either.
+    const before = await _settled()
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/page.png` } }]), 400, /Image 1 \(messages\[0\]\.content\[0\]\) is not a PNG, JPEG, GIF or WebP image by its content\.$/)
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/missing.png?token=secret` } }]), 400, /answered HTTP 404/)
+    // The URL's query (it may hold a token) is never quoted back.
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/missing.png?token=secret` } }]), 400, /^(?![\s\S]*secret)/)
+    _nothingSent(before)
   })
 
   test('a loopback URL is refused without any request to it', async () => {
@@ -453,6 +460,9 @@ async function _startImageServer(): Promise<{ url: string; hits: string[]; close
       res.writeHead(200, { 'content-type': 'image/png' }).end(BLUE)
     } else if (url.pathname === '/redirect') {
       res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end()
+    } else if (url.pathname === '/page.png') {
+      // Declared an image, but a web page.
+      res.writeHead(200, { 'content-type': 'image/png' }).end('<!doctype html><title>Sign in</title>')
     } else if (url.pathname === '/stall.png') {
       // Part of an image, then nothing: the connection stays open until the client gives up.
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(BLUE.length) })
