@@ -110,6 +110,18 @@ describe('the doctor', { concurrency: 2 }, () => {
     _assertNothingLeft(sim)
   })
 
+  test('an upload the platform refuses is a doubtful upload line, not a failure: text still works', async (t) => {
+    const { sim, doctor } = await _setup(t)
+    sim.state.injectFault('upload', { kind: 'status', status: 200, body: { code: 1, msg: 'Upload is closed', data: null } })
+    const report = await doctor()
+    const upload = _line(report, 'upload')
+    assert.equal(upload.status, 'warn')
+    assert.match(upload.seen, /uploading a \d+-byte PNG failed: The platform refused upload: Upload is closed/)
+    assert.equal(report.checks.find((c) => c.id === 'vision'), undefined, 'no image to show a model')
+    assert.equal(report.exitCode, 0)
+    _assertNothingLeft(sim)
+  })
+
   test('a completion stream without the result event fails the completion line', async (t) => {
     const { sim, doctor } = await _setup(t, { streamEnding: { result: false } })
     const report = await doctor()
