@@ -274,6 +274,15 @@ describe('chat completions with images', () => {
     _nothingSent(since)
   })
 
+  test('three redirects are followed, a fourth is refused', async () => {
+    const hops = (n: number): string => (n === 0 ? `${images.url}/blue.png` : `${images.url}/redirect?to=${encodeURIComponent(hops(n - 1))}`)
+    const reply = await _ask([{ type: 'image_url', image_url: { url: hops(3) } }])
+    assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
+    const since = await _settled()
+    await _rejects(_ask([{ type: 'image_url', image_url: { url: hops(4) } }]), 400, /redirects more than 3 times/)
+    _nothingSent(since)
+  })
+
   test('an endless image body is cut at the limit: 413', async () => {
     const since = await _settled()
     await _rejects(_ask([{ type: 'image_url', image_url: { url: `${images.url}/endless.png` } }]), 413, /larger than XIPU_IMAGE_MAX_BYTES/)
