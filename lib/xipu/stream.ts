@@ -90,11 +90,9 @@ export async function* readEvents(body: Readable, close: () => void, idleTimeout
         if (sawResult) grace = grace ? grace.refresh() : setTimeout(() => body.destroy(), Math.min(AFTER_RESULT_GRACE_MS, idleTimeoutMs))
       }
     } catch (error) {
-      if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) throw new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
-      // The whole answer is in: a connection that breaks or idles after it loses nothing. An error event still counts.
-      if (sawResult && !isXipuError(error, 'E_UPSTREAM')) return
-      if (isXipuError(error)) throw error
-      throw new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
+      const failure = _readFailure(error, sawResult, clientSignal)
+      if (failure) throw failure
+      return
     }
     if (!sawDone && !sawResult && sawData) {
       throw new XipuError('E_STREAM_TRUNCATED', 'The platform stream ended without [DONE] and without its result event: the answer is incomplete.')
@@ -104,4 +102,13 @@ export async function* readEvents(body: Readable, close: () => void, idleTimeout
     clearTimeout(grace)
     close()
   }
+}
+
+/** What a stream that broke while being read means: undefined when the whole answer was already in. */
+function _readFailure(error: unknown, sawResult: boolean, clientSignal: AbortSignal | undefined): XipuError | undefined {
+  if (clientSignal?.aborted || (isAbortError(error) && !isXipuError(error))) return new XipuError('E_ABORTED', 'completions: the client went away', { cause: error })
+  // The whole answer is in: a connection that breaks or idles after it loses nothing. An error event still counts.
+  if (sawResult && !isXipuError(error, 'E_UPSTREAM')) return undefined
+  if (isXipuError(error)) return error
+  return new XipuError('E_STREAM_TRUNCATED', `The platform stream broke off (${(error as Error).message}).`, { cause: error })
 }
