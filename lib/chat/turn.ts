@@ -66,47 +66,15 @@ function _addUsage(a: Usage | undefined, b: Usage): Usage {
 }
 
 async function* _run(deps: TurnDeps, request: ChatRequest, current: { opened: OpenedChat }, signal?: AbortSignal): AsyncGenerator<TurnEvent> {
-  const shaping = needsShaping(request)
   // Live: deltas reach the client as they come, so a repair can only add to them.
   const live = request.stream
-  let opened = current.opened
   let attemptRequest = request
   let usage: Usage | undefined
   const relayed: TurnAnswer = { content: '', reasoning: '', toolCalls: [] }
 
   for (let attempt = 0; ; attempt++) {
-    const mapper = createAnswerMapper(attemptRequest)
-    const shaper = shaping ? createAnswerShaper(request, live ? { relayProse: relayed.content === '', emitted: relayed.toolCalls } : {}) : undefined
-    const answer: TurnAnswer = { content: '', reasoning: '', toolCalls: [] }
-    const emit = function* (delta: Delta): Generator<TurnEvent> {
-      if (delta.content !== undefined) answer.content += delta.content
-      if (delta.reasoning_content !== undefined) answer.reasoning += delta.reasoning_content
-      if (delta.toolCall) answer.toolCalls.push(delta.toolCall)
-      yield { kind: 'delta', delta }
-    }
-    // The platform's deltas: content goes through the shaper when tools or a format are in play.
-    const relay = function* (deltas: Delta[]): Generator<TurnEvent> {
-      for (const delta of deltas) {
-        if (delta.content !== undefined && shaper) for (const shaped of shaper.push(delta.content)) yield* emit(shaped)
-        else yield* emit(delta)
-      }
-    }
-    try {
-      for await (const event of opened.events) {
-        yield* relay(mapper.feed(event))
-        if (mapper.isStopped()) break
-      }
-    } finally {
-      // Also when the client left: ends the platform call and releases the session.
-      await opened.events.return(undefined)
-    }
-    const finished = mapper.finish()
+    const { answer, finished, shaped, mapper } = yield* _readAttempt(deps, request, attemptRequest, current.opened, live ? relayed : undefined)
     usage = _addUsage(usage, finished.usage)
-    yield* relay(finished.deltas)
-    const shaped = shaper?.end()
-    if (shaped) for (const delta of shaped.deltas) yield* emit(delta)
-    if (shaped && shaped.dropped > 0) deps.log?.debug(`Left out ${shaped.dropped} tool call(s): parallel_tool_calls is false.`)
-
     relayed.content += answer.content
     relayed.reasoning += answer.reasoning
     relayed.toolCalls.push(...answer.toolCalls)
@@ -124,6 +92,45 @@ async function* _run(deps: TurnDeps, request: ChatRequest, current: { opened: Op
     }
     deps.log?.info(`Asking the model again (repair ${attempt + 1} of ${deps.repairRetries}): ${problem}`)
     attemptRequest = { ...request, prompt: request.prompt + renderRepairNote(request, mapper.text().content, problem) }
-    opened = current.opened = await deps.chat.open(attemptRequest, signal)
+    current.opened = await deps.chat.open(attemptRequest, signal)
   }
+}
+
+/**
+ * One platform answer, relayed as deltas (through the shaper when tools or a
+ * format are in play); returns what it held and how it ended. `relayed` is
+ * what earlier attempts already streamed to the client (live turns only).
+ */
+async function* _readAttempt(deps: TurnDeps, request: ChatRequest, attemptRequest: ChatRequest, opened: OpenedChat, relayed: TurnAnswer | undefined) {
+  const mapper = createAnswerMapper(attemptRequest)
+  const shaper = needsShaping(request) ? createAnswerShaper(request, relayed ? { relayProse: relayed.content === '', emitted: relayed.toolCalls } : {}) : undefined
+  const answer: TurnAnswer = { content: '', reasoning: '', toolCalls: [] }
+  const emit = function* (delta: Delta): Generator<TurnEvent> {
+    if (delta.content !== undefined) answer.content += delta.content
+    if (delta.reasoning_content !== undefined) answer.reasoning += delta.reasoning_content
+    if (delta.toolCall) answer.toolCalls.push(delta.toolCall)
+    yield { kind: 'delta', delta }
+  }
+  // The platform's deltas: content goes through the shaper when tools or a format are in play.
+  const relay = function* (deltas: Delta[]): Generator<TurnEvent> {
+    for (const delta of deltas) {
+      if (delta.content !== undefined && shaper) for (const shaped of shaper.push(delta.content)) yield* emit(shaped)
+      else yield* emit(delta)
+    }
+  }
+  try {
+    for await (const event of opened.events) {
+      yield* relay(mapper.feed(event))
+      if (mapper.isStopped()) break
+    }
+  } finally {
+    // Also when the client left: ends the platform call and releases the session.
+    await opened.events.return(undefined)
+  }
+  const finished = mapper.finish()
+  yield* relay(finished.deltas)
+  const shaped = shaper?.end()
+  if (shaped) for (const delta of shaped.deltas) yield* emit(delta)
+  if (shaped && shaped.dropped > 0) deps.log?.debug(`Left out ${shaped.dropped} tool call(s): parallel_tool_calls is false.`)
+  return { answer, finished, shaped, mapper }
 }
