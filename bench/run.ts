@@ -6,7 +6,12 @@
  *
  * Targets: first token ≤ 100 ms over the platform's own when the adapter was
  * idle; a burst of 10 within 1.15× the pacing ideal with zero 429s; relaying
- * adds under 1 ms a chunk; under 150 MiB resident.
+ * adds under 1 ms a chunk; under 150 MiB resident; with session reuse, one
+ * platform call a request (bench/reuse.ts).
+ *
+ * Flags: `--duration=60` the seconds the 4 sustained clients run (default 60;
+ * 10 for a quick run), `--only=reuse` (or firstToken, burst, relay, memory)
+ * runs one part.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -14,6 +19,7 @@ import { cpus, tmpdir, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startSimulator, type RunningSimulator } from '../lib/simulator/index.ts'
+import { benchReuse, formatReuseRows } from './reuse.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const STRICT_GAP_MS = 1000
@@ -65,6 +71,7 @@ interface StreamTiming {
   totalMs: number
   chunks: number
   contentBytes: number
+  text: string
 }
 
 /** Reads an SSE body, timing the first content and counting data events and content bytes. */
@@ -74,6 +81,7 @@ async function readSse(response: Response, started: number, contentOf: (event: u
   let first = 0
   let chunks = 0
   let contentBytes = 0
+  let text = ''
   for (;;) {
     const { value, done } = await reader.read()
     if (done) break
@@ -83,15 +91,16 @@ async function readSse(response: Response, started: number, contentOf: (event: u
       const data = buffer.slice(0, end).replace(/^data: /, '')
       buffer = buffer.slice(end + 2)
       if (data === '[DONE]') continue
-      const text = contentOf(JSON.parse(data))
-      if (text) {
+      const piece = contentOf(JSON.parse(data))
+      if (piece) {
         chunks++
-        contentBytes += Buffer.byteLength(text)
+        contentBytes += Buffer.byteLength(piece)
+        if (contentBytes <= 65_536) text += piece
         if (!first) first = performance.now()
       }
     }
   }
-  return { firstTokenMs: first - started, totalMs: performance.now() - started, chunks, contentBytes }
+  return { firstTokenMs: first - started, totalMs: performance.now() - started, chunks, contentBytes, text }
 }
 
 const adapterContent = (e: unknown) => (e as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]?.delta?.content
@@ -263,9 +272,41 @@ async function measureStreams(sim: RunningSimulator, settleMs: number): Promise<
   }
 }
 
+/** `--name=value` flags; anything else is an error (exit 2). */
+function _readFlags(argv: string[]): { durationMs: number; only?: string } {
+  let durationMs = 60_000
+  let only: string | undefined
+  for (const arg of argv) {
+    const [name, value] = arg.split('=', 2)
+    if (name === '--duration' && Number(value) > 0) durationMs = Number(value) * 1000
+    else if (name === '--only' && value && ['firstToken', 'burst', 'relay', 'memory', 'reuse'].includes(value)) only = value
+    else {
+      console.error(`bench: unknown or bad flag ${arg}\nUsage: npm run bench [-- --duration=<seconds>] [--only=firstToken|burst|relay|memory|reuse]`)
+      process.exit(2)
+    }
+  }
+  return { durationMs, only }
+}
+
+async function _runReuse(durationMs: number) {
+  return benchReuse({ gapMs: STRICT_GAP_MS, sustainedMs: durationMs, startAdapter: startAdapterProcess, ask: viaAdapter })
+}
+
 async function main(): Promise<void> {
+  const flags = _readFlags(process.argv.slice(2))
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` }
   console.log(`Benchmark on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), Node ${machine.node}\n`)
+  if (flags.only === 'reuse') {
+    const reuse = await _runReuse(flags.durationMs)
+    _printReuse(reuse)
+    process.exitCode = reuse.met ? 0 : 1
+    return
+  }
+  if (flags.only) {
+    const run = { firstToken: benchFirstToken, burst: benchBurst, relay: benchRelay, memory: benchMemory }[flags.only as 'burst']
+    console.log(JSON.stringify(await run(), null, 2))
+    return
+  }
   const results = {
     date: new Date().toISOString(),
     machine,
@@ -273,6 +314,7 @@ async function main(): Promise<void> {
     burst: await benchBurst(),
     relay: await benchRelay(),
     memory: await benchMemory(),
+    reuse: await _runReuse(flags.durationMs),
   }
   const rows = [
     ['first token, idle', `${results.firstToken.adapterIdleMs} ms vs platform ${results.firstToken.platformMs} ms (+${results.firstToken.overheadIdleMs} ms)`, results.firstToken.target, results.firstToken.met],
@@ -288,10 +330,18 @@ async function main(): Promise<void> {
   ] as const
   console.log('| measure | result | target | met |\n| --- | --- | --- | --- |')
   for (const [name, result, target, met] of rows) console.log(`| ${name} | ${result} | ${target} | ${met ? 'yes' : 'NO'} |`)
+  console.log('')
+  _printReuse(results.reuse)
   const file = join(ROOT, 'bench', 'results.json')
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
   console.log(`\nWritten to ${file}`)
-  process.exitCode = rows.every((r) => r[3]) ? 0 : 1
+  process.exitCode = rows.every((r) => r[3]) && results.reuse.met ? 0 : 1
+}
+
+function _printReuse(reuse: Awaited<ReturnType<typeof _runReuse>>): void {
+  console.log(`Session reuse at a ${reuse.gapMs} ms gap (target: ${reuse.target}): ${reuse.met ? 'met' : 'NOT met'}`)
+  console.log('| measure | reuse on | reuse off |\n| --- | --- | --- |')
+  for (const [name, on, off] of formatReuseRows(reuse)) console.log(`| ${name} | ${on} | ${off} |`)
 }
 
 main().catch((error: Error) => {

@@ -160,6 +160,20 @@ test('where saveSession takes contextCount only on update, each new session cost
   assert.equal(new Set(stack.calls({ endpoint: 'completions' }).map(readSessionId)).size, 1)
 })
 
+test('where a create that sends contextCount is refused, each new session is created without it and updated once', async (t) => {
+  const stack = await startStack({ stopAfter: t, gapMs: GAP_MS, simulator: { contextCount: 'refused-on-create' } })
+  await ask(stack, 'Remember SECRET-44.')
+  const answers = await Promise.all([ask(stack, 'first [[sim:recall]] [[sim:slow=20]]'), ask(stack, 'second [[sim:recall]] [[sim:slow=20]]')])
+  assert.deepEqual(answers, ['Recall: nothing', 'Recall: nothing'])
+  const sessions = new Set(stack.calls({ endpoint: 'completions' }).map(readSessionId))
+  const sentContext = (body: Record<string, unknown>) => creates(body) && body.contextCount !== undefined
+  // The first create learns it (refused, then made without); later creates go without at once.
+  assert.equal(count(stack, 'saveSession', 0, sentContext), 1)
+  assert.equal(count(stack, 'saveSession', 0, creates), sessions.size + 1)
+  assert.equal(count(stack, 'saveSession', 0, updates), sessions.size, 'one update for each session')
+  for (const id of sessions) assert.equal(stack.sim.state.sessions.get(id)?.contextCount, 0)
+})
+
 test('where contextCount never takes, sessions are not reused and nothing leaks', async (t) => {
   const lines: string[] = []
   const log = createConsola({ level: 4, reporters: [{ log: (entry) => lines.push(format(...entry.args)) }] })

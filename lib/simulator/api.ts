@@ -95,6 +95,7 @@ export function registerApiRoutes(app: H3, state: SimulatorState, base: string):
       return ok(_publicSession(session))
     }
     if (typeof body.model !== 'string' || body.model === '') return fail('Please select a model')
+    if (state.options.contextCount === 'refused-on-create' && body.contextCount !== undefined) return fail('Unrecognized field: contextCount')
     if (state.sessionsOf(admitted.user).length >= state.options.sessionCap) {
       return fail(`You have created ${state.options.sessionCap} sessions, please delete some of them first!`, 500)
     }
@@ -198,7 +199,7 @@ export function registerFileRoutes(app: H3, state: SimulatorState): void {
 /** The body with `contextCount` dropped where this platform variant does not take it. */
 function _contextCountTaken(body: Record<string, unknown>, state: SimulatorState, call: 'create' | 'update'): Record<string, unknown> {
   const mode = state.options.contextCount
-  if (mode === 'always' || (mode === 'update-only' && call === 'update')) return body
+  if (mode === 'always' || (mode !== 'never' && call === 'update')) return body
   const { contextCount: _ignored, ...rest } = body
   return rest
 }

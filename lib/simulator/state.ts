@@ -52,9 +52,10 @@ export interface SimulatorOptions {
   /**
    * Whether `saveSession` takes `contextCount` (not confirmed on the real
    * platform): `always` (default), `update-only` (a create keeps the web
-   * default), or `never` (the web default, whatever is sent).
+   * default), `refused-on-create` (a create that sends it is refused with
+   * code ≠ 0; an update takes it), or `never` (the web default, whatever is sent).
    */
-  contextCount?: 'always' | 'update-only' | 'never'
+  contextCount?: 'always' | 'update-only' | 'refused-on-create' | 'never'
 }
 
 /**
