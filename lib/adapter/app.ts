@@ -139,7 +139,7 @@ export function createAdapterApp(deps: AdapterDeps): H3 {
       apiBase: settings.apiBase,
       token: { ...token, description: describeToken(settings.jmToken) },
       pacer: { gapMs: settings.minGapMs, queue: deps.pacer.depth(), calls: deps.pacer.callCount() },
-      sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() ?? null },
+      sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() ?? null, pooled: deps.sessions.pool.size() },
       memory: _memory(),
     }
   })

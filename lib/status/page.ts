@@ -113,7 +113,7 @@ function render(s) {
   $('queue-now').textContent = String(q.request)
   fill('queue-facts', pairs([['cleanup', q.cleanup], ['idle', q.idle], ['gap', q.gapMs + ' ms'], ['calls so far', q.calls]]))
   $('sessions-now').textContent = String(s.sessions.active)
-  fill('sessions-facts', pairs([['open (journal)', s.sessions.inFlight], ['kept ready', s.sessions.ready ? 'yes' : 'no'], ['requests so far', s.requests.total]]))
+  fill('sessions-facts', pairs([['open (journal)', s.sessions.inFlight], ['pooled (free)', s.sessions.pooled + ' (' + s.sessions.pooledFree + ')'], ['kept ready', s.sessions.ready ? 'yes' : 'no'], ['requests so far', s.requests.total]]))
 
   const problems = s.problems.map((p) => { const li = el('li'); li.append(el('span', clock(p.at) + ' ', 'muted'), el('span', p.message, p.level === 'error' ? 'bad' : 'warn')); return li })
   fill('problems', problems.length ? problems : [el('li', 'None.', 'muted')])

@@ -47,7 +47,7 @@ export async function buildStatusSnapshot(deps: StatusDeps, signal?: AbortSignal
     keepalive: _keepalive(settings, deps.keepaliveHere?.() ?? false),
     models: { source, list: models.map((m) => ({ id: m.id, label: m.label ?? null, multimodal: m.multimodal })) },
     queue: { ...deps.pacer.depth(), gapMs: settings.minGapMs, calls: deps.pacer.callCount() },
-    sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() !== undefined },
+    sessions: { active: deps.sessions.activeCount(), inFlight: deps.sessions.inFlight(), ready: deps.sessions.readyId() !== undefined, pooled: deps.sessions.pool.size(), pooledFree: deps.sessions.pool.freeIds().length },
     calls: deps.status.calls(),
     requests: { total: deps.status.total(), last: deps.status.requests() },
     problems: deps.status.problems(),
