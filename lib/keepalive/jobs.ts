@@ -27,6 +27,11 @@ import { sweepOrphans } from '../sessions/sweep.ts'
 import { planRenewal } from './renewal.ts'
 import { createXipuClient, type CallOptions, type XipuClient } from '../xipu/client.ts'
 
+// The adapter's stamp is taken when its call starts; the call reaches the platform a
+// little later (much later on a loaded machine). A warm read waits this much longer
+// than XIPU_WARM_IDLE, so that it is XIPU_WARM_IDLE apart from that call's arrival too.
+const WARM_MARGIN_MS = 1000
+
 export interface KeepaliveTiming {
   /** First retry of a failed login, in ms, doubled on each failure (default 60000). */
   loginRetryBaseMs: number
@@ -256,7 +261,7 @@ export function createKeepaliveJobs(deps: KeepaliveDeps) {
     if (settings.warmIdleMs <= 0) return { job, status: 'skipped', message: 'off (XIPU_WARM_IDLE=0)' }
     if (isTokenUnusable(settings.jmToken)) return { job, status: 'skipped', message: 'no valid token' }
     const idle = _idleFor()
-    if (idle < settings.warmIdleMs) return { job, status: 'skipped', message: `the last call was ${formatDuration(idle)} ago` }
+    if (idle < settings.warmIdleMs + WARM_MARGIN_MS) return { job, status: 'skipped', message: `the last call was ${formatDuration(idle)} ago` }
     try {
       await client.getCatalog({ priority: 'idle' })
       log.info(`Kept the login warm: one catalog read after ${Number.isFinite(idle) ? formatDuration(idle) : 'a long time'} without calls.`)
