@@ -159,13 +159,15 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
    * for one to finish. Only a cap full of the user's own chats (or of another
    * adapter's running sessions) is an error.
    */
-  async function _createWithRoom(fields: SessionFields, options: CallOptions): Promise<{ id: number; contextCount?: number }> {
+  async function _createWithRoom(fields: SessionFields, options: CallOptions, wanted: () => boolean = () => true): Promise<{ id: number; contextCount?: number }> {
     const deadline = Date.now() + deps.settings().queueTimeoutMs
     for (;;) {
       try {
         return await _create(fields, options)
       } catch (error) {
         if (!isXipuError(error, 'E_SESSION_CAP')) throw error
+        // The request got a session another way (one given back to the pool) meanwhile.
+        if (!wanted()) throw new XipuError('E_ABORTED', 'the session is no longer needed', { cause: error })
         capHitAt = Date.now()
         const signal = options.signal
         const retired = pool.retireFree()
@@ -178,6 +180,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
         if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
           deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
           await _nextRelease(signal)
+          if (!wanted()) throw new XipuError('E_ABORTED', 'the session is no longer needed', { cause: error })
           continue
         }
         const room = await _makeRoom(signal)

@@ -63,8 +63,8 @@ export interface PoolDeps {
   journal: Journal
   settings: () => Settings
   log: ConsolaInstance
-  /** Creates and journals a session (waiting for room under the cap when needed). */
-  create: (fields: SessionFields, options: CallOptions) => Promise<{ id: number; contextCount?: number }>
+  /** Creates and journals a session (waiting for room under the cap while `wanted`). */
+  create: (fields: SessionFields, options: CallOptions, wanted?: () => boolean) => Promise<{ id: number; contextCount?: number }>
   /** Deletes a session soon, through the batched delete. */
   remove: (id: number) => Promise<void>
   /** Room the cap leaves for the adapter's sessions beside the user's own chats, when known. */
@@ -163,7 +163,7 @@ export function createSessionPool(deps: PoolDeps) {
     }
     if (pooled) creating++
     const fields = { ...waiter.fields, name: createSessionName() }
-    _createStateless(fields, { signal, owner: waiter.signal, onTurn: () => (turned = true) })
+    _createStateless(fields, { signal, owner: waiter.signal, onTurn: () => (turned = true) }, () => waiters.includes(waiter))
       .then(
         (created) => {
           const stillWaiting = waiters.indexOf(waiter)
@@ -202,16 +202,16 @@ export function createSessionPool(deps: PoolDeps) {
    * on create (the reply says otherwise, or it refuses the field), one update
    * sets it; where it will not take it at all, the session is no use to the pool.
    */
-  async function _createStateless(fields: SessionFields, options: CallOptions): Promise<{ id: number; stateless: boolean }> {
+  async function _createStateless(fields: SessionFields, options: CallOptions, wanted: () => boolean): Promise<{ id: number; stateless: boolean }> {
     let created: { id: number; contextCount?: number }
-    if (takesOnCreate === false) created = await deps.create(fields, options)
+    if (takesOnCreate === false) created = await deps.create(fields, options, wanted)
     else {
       try {
-        created = await deps.create(toStatelessFields(fields), options)
+        created = await deps.create(toStatelessFields(fields), options, wanted)
       } catch (error) {
         if (!isXipuError(error, 'E_UPSTREAM') || error.upstreamStatus !== undefined) throw error
         // A refusal (code ≠ 0) of the fields: once more without them, then an update.
-        created = await deps.create(fields, options)
+        created = await deps.create(fields, options, wanted)
         takesOnCreate = false
       }
     }
