@@ -45,7 +45,7 @@ async function killAdapterMidStream(t: TestContext, account: Account): Promise<{
   return { sessionId, pid: adapter.pid }
 }
 
-describe('self-healing', { concurrency: 2 }, () => {
+describe('self-healing', { concurrency: 3 }, () => {
   test('an adapter killed mid-stream leaves an orphan that the next keepalive sweep deletes; web chats stay', async (t) => {
     const account = await startAccount(t)
     const { sessionId, pid } = await killAdapterMidStream(t, account)
