@@ -143,7 +143,7 @@ async function benchFirstToken() {
   try {
     const platform: number[] = []
     const idle: number[] = []
-    await viaAdapter(adapter, 'warm up') // teaches the adapter which session to keep ready
+    await viaAdapter(adapter, 'warm up') // creates the pooled session (with reuse off: teaches which session to keep ready)
     for (let i = 0; i < 5; i++) {
       platform.push((await direct(sim, `direct ${i}`)).firstTokenMs)
       await sleep(3 * STRICT_GAP_MS) // the adapter is idle again: its delete and ready session are done
