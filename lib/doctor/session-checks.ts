@@ -16,7 +16,7 @@ import { SESSION_CAP, toStatelessFields } from '../sessions/pool.ts'
 import type { CallOptions, SessionFields, XipuSession } from '../xipu/client.ts'
 import type { Probe } from './probe.ts'
 import { checkLine, maskId, type CheckLine } from './report.ts'
-import { createStreamShape, describeStreamShape, type StreamShape } from './stream-shape.ts'
+import { createStreamShape, describeStreamShape, type CompletionRun } from './stream-shape.ts'
 import { checkImageUpload } from './upload-check.ts'
 
 const REPORT_ADVICE = 'Please report it with the output of npx tsx adapter.ts --check --json.'
@@ -77,14 +77,6 @@ export async function runSessionChecks(ctx: SessionCheckContext): Promise<CheckL
   } finally {
     if (created && !deleted) await _deleteQuietly(probe, journal, created.id)
   }
-}
-
-/** What a completion returned: its wire shape, its answer, its error, its timing. */
-export interface CompletionRun {
-  shape: StreamShape
-  error?: unknown
-  firstByteMs?: number
-  totalMs: number
 }
 
 async function _complete(probe: Probe, sessionId: number, text: string, files: string[] = []): Promise<CompletionRun> {

@@ -115,3 +115,11 @@ export function describeStreamShape(shape: StreamShape): string {
   if (shape.errors.length > 0) parts.push(`error events: ${shape.errors.join('; ')}`)
   return parts.join(', ')
 }
+
+/** What a completion returned: its wire shape, its answer, its error, its timing. */
+export interface CompletionRun {
+  shape: StreamShape
+  error?: unknown
+  firstByteMs?: number
+  totalMs: number
+}

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { createSolidPng } from './png.ts'
 import type { Probe } from './probe.ts'
 import { checkLine, type CheckLine } from './report.ts'
-import type { CompletionRun } from './session-checks.ts'
+import type { CompletionRun } from './stream-shape.ts'
 
 // Pure red: the one colour every model names the same way.
 const RED: [number, number, number] = [230, 20, 20]
