@@ -232,7 +232,7 @@ export function createSessionPool(deps: PoolDeps) {
     const now = Date.now()
     for (const session of sessions.values()) {
       if (session.busy) continue
-      if (now - session.lastUsedAt >= settings().poolIdleMs) _retire(session)
+      if (now - session.lastUsedAt >= settings().poolIdleMs || !settings().sessionReuse) _retire(session)
       else if (now - session.namedAt > refreshAgeMs()) void _rename(session)
     }
   }
@@ -289,7 +289,8 @@ export function createSessionPool(deps: PoolDeps) {
     giveBack(id: number, reusable: boolean): void {
       const session = sessions.get(id)
       if (!session) return
-      if (closed || !reusable || !stateless || session.uses >= settings().poolMaxUses || sessions.size > maxSize()) _retire(session)
+      // Also when reuse was turned off in .env meanwhile (settings are re-read on change).
+      if (closed || !reusable || !stateless || !settings().sessionReuse || session.uses >= settings().poolMaxUses || sessions.size > maxSize()) _retire(session)
       else _dispatch(session)
     },
 
