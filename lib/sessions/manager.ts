@@ -18,11 +18,11 @@ import { isXipuError, XipuError } from '../errors.ts'
 import type { Journal } from './journal.ts'
 import { createSessionName } from './names.ts'
 import type { Settings } from '../settings.ts'
+import { createBatchedDeleter } from './deletes.ts'
 import { createSessionPool, SESSION_CAP, sessionFieldsKey } from './pool.ts'
 import { sweepOrphans } from './sweep.ts'
 import type { CallOptions, SessionFields, XipuClient } from '../xipu/client.ts'
 
-const DELETE_ATTEMPTS = 4 // each already retried by the client; then the sweeper takes over
 // A ready session older than this is replaced: it may have been deleted in the web app,
 // and the sweeper treats sessions older than XIPU_MAX_REQUEST (15 min) as orphans.
 const READY_MAX_AGE_MS = 10 * 60_000
@@ -65,6 +65,7 @@ export function toSessionFields(request: SessionParams, now = new Date()): Sessi
 export function createSessionManager(deps: { client: XipuClient; journal: Journal; settings: () => Settings; log: ConsolaInstance }) {
   const active = new Set<number>()
   const deleting = new Map<number, Promise<void>>()
+  const deleter = createBatchedDeleter({ client: deps.client, journal: deps.journal, log: deps.log, urgent: () => _nearCap() })
   // The ready session: created while the adapter is idle, with the parameters of the
   // most recent request, so that the next request can go straight to completions.
   let ready: { id: number; fields: SessionFields; at: number } | undefined
@@ -109,7 +110,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     for (const wake of [...releaseWaiters]) wake()
     const existing = deleting.get(id)
     if (existing) return existing
-    const promise = _delete(id).finally(() => deleting.delete(id))
+    const promise = deleter.remove(id).finally(() => deleting.delete(id))
     deleting.set(id, promise)
     return promise
   }
@@ -171,7 +172,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
         capHitAt = Date.now()
         const signal = options.signal
         const retired = pool.retireFree()
-        _hurryDeletes()
+        deleter.hurry()
         if (retired > 0 || deleting.size > 0) {
           await Promise.allSettled([...deleting.values()])
           continue
@@ -227,66 +228,6 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       log: deps.log,
     })
     return { freed: result.deleted.length, userSessions: result.userSessions, total: result.totalSessions }
-  }
-
-  // Deletes wait behind requests (cleanup priority), or go first near the cap. Every
-  // session released while one waits joins that same call: a burst of N finished
-  // requests (under load, or at shutdown with a second between calls) costs one
-  // delSession, not N.
-  let batch: { ids: number[]; done: Promise<void>; hurry?: () => void } | undefined
-
-  function _delete(id: number): Promise<void> {
-    if (batch) {
-      batch.ids.push(id)
-      if (_nearCap()) batch.hurry?.()
-      return batch.done
-    }
-    const ids = [id]
-    batch = { ids, done: _deleteBatch(ids) }
-    return batch.done
-  }
-
-  /** Moves a waiting delete ahead of the waiting requests (the cap was met). */
-  function _hurryDeletes(): void {
-    batch?.hurry?.()
-  }
-
-  async function _deleteBatch(ids: number[]): Promise<void> {
-    // The batch closes when its call's turn comes; a later release starts the next one.
-    const take = () => {
-      if (batch?.ids === ids) batch = undefined
-      return ids
-    }
-    for (let attempt = 1; attempt <= DELETE_ATTEMPTS; attempt++) {
-      try {
-        await _deleteOnce(ids, take)
-        for (const id of ids) deps.journal.remove(id)
-        return
-      } catch (error) {
-        if (attempt === DELETE_ATTEMPTS || isXipuError(error, 'E_TOKEN_EXPIRED', 'E_NO_TOKEN')) {
-          take()
-          deps.log.warn(`Could not delete session(s) ${ids.join(', ')} (${(error as Error).message}); they stay in the journal and the next sweep deletes them.`)
-          return
-        }
-      }
-    }
-  }
-
-  /** One delete call; while it waits for its turn, `hurry` re-queues it as urgent. */
-  async function _deleteOnce(ids: number[], take: () => number[]): Promise<void> {
-    let urgent = _nearCap()
-    for (;;) {
-      const withdraw = new AbortController()
-      let turned = false
-      if (batch?.ids === ids) batch.hurry = urgent ? undefined : () => !turned && withdraw.abort()
-      try {
-        await deps.client.deleteSessions(take, { priority: 'cleanup', urgent, signal: withdraw.signal, onTurn: () => (turned = true) })
-        return
-      } catch (error) {
-        if (!withdraw.signal.aborted || turned) throw error
-        urgent = true
-      }
-    }
   }
 
   return {
