@@ -9,7 +9,6 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { getRouterParam, type H3 } from 'h3'
 import { XipuError } from '../errors.ts'
-import { createOpenApiDocument } from './document.ts'
 
 // The files the page loads, and their types.
 const ASSETS: Record<string, string> = {
@@ -47,8 +46,9 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inl
 export function registerApiDocsRoutes(app: H3): void {
   let document: string | undefined
   const files = new Map<string, Buffer>()
-  app.get('/openapi.json', () => {
-    document ??= JSON.stringify(createOpenApiDocument())
+  app.get('/openapi.json', async () => {
+    // Loaded on first use: the generator and its registry cost about 10 MiB that an adapter serving only completions never needs.
+    document ??= JSON.stringify((await import('./document.ts')).createOpenApiDocument())
     return new Response(document, { headers: { 'content-type': 'application/json; charset=utf-8' } })
   })
   app.get('/docs', () => new Response(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP, 'x-content-type-options': 'nosniff' } }))

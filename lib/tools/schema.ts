@@ -4,17 +4,22 @@
  * their text: an agent sends the same tools with every request, and compiling
  * is the expensive part.
  */
-import _Ajv from 'ajv'
-import _Ajv2019 from 'ajv/dist/2019.js'
-import _Ajv2020 from 'ajv/dist/2020.js'
-import _addFormats from 'ajv-formats'
+import { createRequire } from 'node:module'
+import type _Ajv from 'ajv'
+import type _Ajv2019 from 'ajv/dist/2019.js'
+import type _Ajv2020 from 'ajv/dist/2020.js'
+import type _addFormats from 'ajv-formats'
 import type { ValidateFunction } from 'ajv'
 
-// ajv is CommonJS: under NodeNext the default import is its `module.exports`, whose `default` is the class.
-const Ajv = _Ajv.default
-const Ajv2019 = _Ajv2019.default
-const Ajv2020 = _Ajv2020.default
-const addFormats = _addFormats.default
+// ajv and its formats cost about 9 MiB resident: they load on the first schema
+// (a request with tools or a response format), not with the adapter. They are
+// CommonJS, so require() loads them synchronously, and `module.exports.default`
+// is the class.
+const _require = createRequire(import.meta.url)
+const _ajv = () => (_require('ajv') as typeof _Ajv).default
+const _ajv2019 = () => (_require('ajv/dist/2019.js') as typeof _Ajv2019).default
+const _ajv2020 = () => (_require('ajv/dist/2020.js') as typeof _Ajv2020).default
+const _addFormatsTo = <T>(ajv: T): T => (_require('ajv-formats') as typeof _addFormats).default(ajv as never) as T
 
 // Enough for every tool set an agent keeps sending; beyond it the oldest goes (a Map keeps insertion order).
 const CACHE_MAX = 512
@@ -28,16 +33,16 @@ const _options = {
 }
 
 type Validator = ValidateFunction
-let _draft7: InstanceType<typeof Ajv> | undefined
-let _draft2019: InstanceType<typeof Ajv2019> | undefined
-let _draft2020: InstanceType<typeof Ajv2020> | undefined
+let _draft7: InstanceType<typeof _Ajv.default> | undefined
+let _draft2019: InstanceType<typeof _Ajv2019.default> | undefined
+let _draft2020: InstanceType<typeof _Ajv2020.default> | undefined
 const _cache = new Map<string, Validator>()
 
 function _validatorFor(schema: Record<string, unknown>) {
   const dialect = typeof schema.$schema === 'string' ? schema.$schema : ''
-  if (dialect.includes('2020-12')) return (_draft2020 ??= addFormats(new Ajv2020(_options)))
-  if (dialect.includes('2019-09')) return (_draft2019 ??= addFormats(new Ajv2019(_options)))
-  return (_draft7 ??= addFormats(new Ajv(_options)))
+  if (dialect.includes('2020-12')) return (_draft2020 ??= _addFormatsTo(new (_ajv2020())(_options)))
+  if (dialect.includes('2019-09')) return (_draft2019 ??= _addFormatsTo(new (_ajv2019())(_options)))
+  return (_draft7 ??= _addFormatsTo(new (_ajv())(_options)))
 }
 
 /**
