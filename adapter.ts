@@ -5,6 +5,7 @@
  *   npx tsx adapter.ts --keepalive  also run the keepalive jobs (token renewal, orphan sweeps) in this process
  *   npx tsx adapter.ts --simulate   serve against a built-in simulator (npm run demo)
  *   npx tsx adapter.ts --check      the doctor: try every platform call the adapter relies on, and report (--json, --login)
+ *   npx tsx adapter.ts --check --simulate   the doctor against the built-in simulator: what a healthy report looks like
  *
  * It looks after itself: it sweeps the sessions earlier runs left behind, logs
  * in before serving when the token is missing or expired, and logs in again
@@ -26,7 +27,7 @@ runScript({
   async main({ flags, log }) {
     if (flags.check) {
       const { runDoctorCommand } = await import('./lib/doctor/index.ts')
-      return runDoctorCommand({ json: flags.json, login: flags.login, model: flags.model })
+      return runDoctorCommand({ json: flags.json, login: flags.login, model: flags.model, simulate: flags.simulate })
     }
     const only = flags.json ? '--json' : flags.login ? '--login' : flags.model !== undefined ? '--model' : undefined
     if (only) throw usageError(`${only} goes with --check.`)

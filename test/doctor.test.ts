@@ -5,7 +5,7 @@
  * session behind, and its JSON holds no secret and no personal data.
  */
 import assert from 'node:assert/strict'
-import { chmodSync } from 'node:fs'
+import { chmodSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { runDoctor, type CheckLine, type DoctorReport } from '../lib/doctor/index.ts'
@@ -184,6 +184,17 @@ describe('the doctor', { concurrency: 2 }, () => {
     const revoked = await runScript('adapter.ts', { envFile, args: ['--check'] })
     assert.equal(revoked.code, 1)
     assert.match(revoked.stdout, /✘ API base .*refused the token.*\n\s+→ Run npx tsx auth\.ts to log in again\./)
+  })
+
+  test('adapter.ts --check --simulate: a healthy report against the built-in simulator, and the user\'s own .env untouched', async (t) => {
+    const { envFile } = makeTempDir(t)
+    const run = await runScript('adapter.ts', { envFile, args: ['--check', '--simulate'] })
+    assert.equal(run.code, 0, run.output)
+    for (const line of ['.env', 'token', 'API base', 'catalog', 'session', 'completion', 'history', 'upload', 'vision', 'delete', 'rate limit']) {
+      assert.match(run.stdout, new RegExp(`✔ ${line.replace('.', '\\.')}\\s`), `a green ${line} line`)
+    }
+    assert.match(run.stdout, /All well: \d+ checks passed/)
+    assert.ok(!existsSync(envFile), 'the user\'s .env is neither read nor written')
   })
 
   test('--login: the whole browser login is tried step by step; a page that changed names its step and selector', async (t) => {

@@ -3,8 +3,14 @@
  * doctor and prints its report, each line as its check finishes (the run
  * takes ten paced calls), or as one JSON document with `--json`, for a bug
  * report. Returns the exit code: 0 when all is well, 1 when something the
- * adapter needs failed.
+ * adapter needs failed. With `simulate`, it checks a built-in simulator
+ * through a throwaway `.env`, so that a newcomer (or a bug report) can see
+ * what a healthy report looks like.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { updateEnvFile } from '../env-file.ts'
 import { setLogLevel } from '../log.ts'
 import { createSettingsStore } from '../settings.ts'
 import { formatCheck, formatReportJson, formatSummary, hideHome } from './report.ts'
@@ -17,7 +23,17 @@ export type { CheckLine, CheckStatus, DoctorReport } from './report.ts'
  * @example
  * process.exitCode = await runDoctorCommand({ json: false, login: false })
  */
-export async function runDoctorCommand(options: { json?: boolean; login?: boolean; model?: string; envFile?: string } = {}): Promise<number> {
+export async function runDoctorCommand(options: { json?: boolean; login?: boolean; model?: string; envFile?: string; simulate?: boolean } = {}): Promise<number> {
+  if (!options.simulate) return _runDoctorOn(options)
+  const demo = await _startDemoPlatform()
+  try {
+    return await _runDoctorOn({ ...options, envFile: demo.envFile })
+  } finally {
+    await demo.close()
+  }
+}
+
+async function _runDoctorOn(options: { json?: boolean; login?: boolean; model?: string; envFile?: string }): Promise<number> {
   const store = createSettingsStore({ envFile: options.envFile })
   // The report is the output: the client's own warnings would only repeat its lines.
   setLogLevel(0)
@@ -34,4 +50,21 @@ export async function runDoctorCommand(options: { json?: boolean; login?: boolea
   if (options.json) console.log(formatReportJson(report))
   else console.log(formatSummary(report.checks).join('\n'))
   return report.exitCode
+}
+
+/** A simulator with one web chat of "yours", and a `.env` for it in a throwaway folder (as `npm run demo` has). */
+async function _startDemoPlatform(): Promise<{ envFile: string; close(): Promise<void> }> {
+  // Loaded only here: the doctor of a real account does not carry the simulator.
+  const { startSimulator } = await import('../simulator/index.ts')
+  const simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
+  const dir = mkdtempSync(join(tmpdir(), 'xipu-doctor-'))
+  const envFile = join(dir, '.env')
+  updateEnvFile(envFile, { ...simulator.adapterEnv(), XJTLU_USERNAME: 'demo', XJTLU_PASSWORD: 'demo-password', XIPU_STATE_DIR: join(dir, 'state') })
+  return {
+    envFile,
+    async close() {
+      await simulator.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
