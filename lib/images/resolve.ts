@@ -8,7 +8,6 @@
  */
 import { createHash } from 'node:crypto'
 import type { ConsolaInstance } from 'consola'
-import type { ChatRequest } from '../chat/request.ts'
 import { isXipuError, XipuError } from '../errors.ts'
 import type { Settings } from '../settings.ts'
 import type { ModelCatalog } from '../xipu/catalog.ts'
@@ -17,6 +16,13 @@ import { fetchImage } from './fetch.ts'
 import type { ImageInput } from './input.ts'
 import { sniffImage, type ImageKind } from './sniff.ts'
 import type { UploadCache } from './upload-cache.ts'
+
+/** What the resolver reads of a request: the model (as asked, and as sent to the platform) and its images in order. */
+export interface ImageRequest {
+  model: string
+  upstreamModel: string
+  images?: ImageInput[]
+}
 
 export interface ImageResolverDeps {
   settings: () => Settings
@@ -43,7 +49,7 @@ export function createImageResolver(deps: ImageResolverDeps) {
   const resolved = new WeakMap<ImageInput[], Promise<string[]>>()
   const uploading = new Map<string, Promise<string>>()
 
-  async function _resolve(request: ChatRequest, images: ImageInput[], signal?: AbortSignal): Promise<string[]> {
+  async function _resolve(request: ImageRequest, images: ImageInput[], signal?: AbortSignal): Promise<string[]> {
     const settings = deps.settings()
     if (images.length > settings.imageMaxCount) {
       const extra = images[settings.imageMaxCount]
@@ -61,7 +67,7 @@ export function createImageResolver(deps: ImageResolverDeps) {
   }
 
   /** A model the platform's catalog marks text-only is refused; one it does not list is passed through. */
-  async function _checkModel(request: ChatRequest, signal?: AbortSignal): Promise<void> {
+  async function _checkModel(request: ImageRequest, signal?: AbortSignal): Promise<void> {
     const { models, source } = await deps.models.list(signal)
     // The built-in list (catalog unreadable) and XIPU_MODELS do not know who sees: the platform decides.
     if (source !== 'platform') return
@@ -149,7 +155,7 @@ export function createImageResolver(deps: ImageResolverDeps) {
      * The completion's `files` for `request`, in the order of its images
      * (the prompt's `[Image 1]` is `files[0]`); empty without images.
      */
-    resolve(request: ChatRequest, signal?: AbortSignal): Promise<string[]> {
+    resolve(request: ImageRequest, signal?: AbortSignal): Promise<string[]> {
       const images = request.images
       if (!images || images.length === 0) return Promise.resolve([])
       let pending = resolved.get(images)
