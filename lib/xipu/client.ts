@@ -204,13 +204,18 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         ignoreResponseError: true,
         responseType: 'json',
       })
-      const data = response._data as { code?: unknown; msg?: unknown; data?: unknown } | undefined
-      options.onRaw?.(data)
-      if (!response.ok) throw _statusError(label, response.status, data)
-      if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', `The platform answered ${label} with something that is not JSON.`)
-      if (!isSuccessCode(data.code)) throw _codeError(label, data)
-      return data.data as T
+      return _unwrap<T>(label, response, options)
     })
+  }
+
+  /** The `data` of the platform's JSON envelope (`{code, msg, data}`); an HTTP error, a reply that is not JSON or a failure code throws. */
+  function _unwrap<T>(label: string, response: FetchResponse<unknown>, options: CallOptions): T {
+    const data = response._data as { code?: unknown; msg?: unknown; data?: unknown } | undefined
+    options.onRaw?.(data)
+    if (!response.ok) throw _statusError(label, response.status, data)
+    if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', `The platform answered ${label} with something that is not JSON.`)
+    if (!isSuccessCode(data.code)) throw _codeError(label, data)
+    return data.data as T
   }
 
   /**
@@ -298,12 +303,8 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         ignoreResponseError: true,
         responseType: 'json',
       })
-      const data = response._data as { code?: unknown; msg?: unknown; data?: { url?: unknown; file_url?: unknown } } | undefined
-      options.onRaw?.(data)
-      if (!response.ok) throw _statusError('upload', response.status, data)
-      if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', 'The platform answered upload with something that is not JSON.')
-      if (!isSuccessCode(data.code)) throw _codeError('upload', data)
-      const url = [data.data?.url, data.data?.file_url].find((u): u is string => typeof u === 'string' && u !== '')
+      const data = _unwrap<{ url?: unknown; file_url?: unknown } | undefined>('upload', response, options)
+      const url = [data?.url, data?.file_url].find((u): u is string => typeof u === 'string' && u !== '')
       if (!url) throw new XipuError('E_UPSTREAM', 'The platform accepted the upload but sent no URL (data.url or data.file_url).')
       return { url }
     })
