@@ -98,9 +98,14 @@ export function createSessionPool(deps: PoolDeps) {
     deps.journal.add({ id: entry.id, createdAt: entry.namedAt, name: entry.fields.name, pooled: true })
   }
 
+  /** The sessions serving no request. */
+  function _free(): _Pooled[] {
+    return [...sessions.values()].filter((s) => !s.busy)
+  }
+
   /** Prefers a free session with the same parameters, then any free one. */
   function _takeFree(fields: SessionFields): _Pooled | undefined {
-    const free = [...sessions.values()].filter((s) => !s.busy)
+    const free = _free()
     const key = sessionFieldsKey(fields)
     const chosen = free.find((s) => sessionFieldsKey(s.fields) === key) ?? free[0]
     if (chosen) chosen.busy = true
@@ -113,19 +118,23 @@ export function createSessionPool(deps: PoolDeps) {
     session.lastUsedAt = Date.now()
     const stale = Date.now() - session.namedAt > refreshAgeMs()
     if (!stale && sessionFieldsKey(session.fields) === sessionFieldsKey(fields)) return { id: session.id, reused: true }
-    const next = { ...fields, name: stale ? createSessionName() : session.fields.name }
     try {
-      await deps.client.saveSession({ ...toStatelessFields(next), id: session.id }, { signal })
+      await _update(session, { ...fields, name: stale ? createSessionName() : session.fields.name }, { signal })
     } catch (error) {
       _retire(session)
       throw error
     }
-    session.fields = next
-    if (stale) {
-      session.namedAt = Date.now()
-      _journal(session)
-    }
     return { id: session.id, reused: true }
+  }
+
+  /** One saveSession that makes `session` hold `fields`; a new name restarts its age and is journalled. */
+  async function _update(session: _Pooled, fields: SessionFields, options: CallOptions): Promise<void> {
+    await deps.client.saveSession({ ...toStatelessFields(fields), id: session.id }, options)
+    const renamed = fields.name !== session.fields.name
+    session.fields = fields
+    if (!renamed) return
+    session.namedAt = Date.now()
+    _journal(session)
   }
 
   function _retire(session: _Pooled): void {
@@ -239,12 +248,8 @@ export function createSessionPool(deps: PoolDeps) {
 
   async function _rename(session: _Pooled): Promise<void> {
     session.busy = true
-    const fields = { ...session.fields, name: createSessionName() }
     try {
-      await deps.client.saveSession({ ...toStatelessFields(fields), id: session.id }, { priority: 'idle', retries: 0 })
-      session.fields = fields
-      session.namedAt = Date.now()
-      _journal(session)
+      await _update(session, { ...session.fields, name: createSessionName() }, { priority: 'idle', retries: 0 })
       if (closed) _retire(session)
       else _dispatch(session)
     } catch (error) {
@@ -296,14 +301,14 @@ export function createSessionPool(deps: PoolDeps) {
 
     /** Deletes the free sessions now (room under the cap); resolves with how many. */
     retireFree(): number {
-      const free = [...sessions.values()].filter((s) => !s.busy)
+      const free = _free()
       for (const session of free) _retire(session)
       return free.length
     },
 
     /** Pooled session ids (free and busy): the sweep must leave them alone. */
     ids: () => [...sessions.keys()],
-    freeIds: () => [...sessions.values()].filter((s) => !s.busy).map((s) => s.id),
+    freeIds: () => _free().map((s) => s.id),
     size: () => sessions.size,
     /** Whether reuse is still on (off once the platform would not keep contextCount 0). */
     isStateless: () => stateless,
