@@ -60,7 +60,7 @@ export function createImageResolver(deps: ImageResolverDeps) {
     const inline = images.map((image, i) => (image.kind === 'data' ? _checkBytes(image, image.bytes, i + 1, settings) : undefined))
     await _checkModel(request, signal)
     const checked: Checked[] = []
-    for (const [i, image] of images.entries()) checked.push(inline[i] ?? (await _fetchChecked(image, i + 1, settings, signal)))
+    for (const [i, image] of images.entries()) checked.push(image.kind === 'data' ? inline[i]! : await _fetchChecked(image, i + 1, settings, signal))
     const files: string[] = []
     for (const image of checked) files.push('url' in image ? image.url : await _upload(image, images.length, settings, signal))
     return files
@@ -80,8 +80,7 @@ export function createImageResolver(deps: ImageResolverDeps) {
   }
 
   /** A URL on the platform's file host as it is; any other fetched, then checked as bytes. */
-  async function _fetchChecked(image: ImageInput, n: number, settings: Settings, signal?: AbortSignal): Promise<Checked> {
-    if (image.kind === 'data') return _checkBytes(image, image.bytes, n, settings)
+  async function _fetchChecked(image: Extract<ImageInput, { kind: 'url' }>, n: number, settings: Settings, signal?: AbortSignal): Promise<Checked> {
     if (_isOnFileHost(image.url, settings)) return { n, param: image.param, url: image.url }
     const { bytes } = await fetchImage(image.url, {
       maxBytes: settings.imageMaxBytes,
