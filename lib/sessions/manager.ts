@@ -27,7 +27,6 @@ import type { CallOptions, SessionFields, XipuClient } from '../xipu/client.ts'
 // and the sweeper treats sessions older than XIPU_MAX_REQUEST (15 min) as orphans.
 const READY_MAX_AGE_MS = 10 * 60_000
 
-const _fieldsKey = sessionFieldsKey
 // After a cap refusal, deletes stay urgent this long: the cap is near.
 const CAP_PRESSURE_MS = 60_000
 // Near the cap: this few free places left, or fewer.
@@ -249,7 +248,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       const taken = _takeReady()
       if (taken) {
         active.add(taken.id)
-        if (_fieldsKey(taken.fields) === _fieldsKey(fields)) return { id: taken.id, reused: true }
+        if (sessionFieldsKey(taken.fields) === sessionFieldsKey(fields)) return { id: taken.id, reused: true }
         try {
           await deps.client.saveSession({ ...fields, name: taken.fields.name, id: taken.id }, { signal })
           return { id: taken.id, reused: true }
