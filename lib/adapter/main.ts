@@ -3,9 +3,6 @@
  * `simulate`), print the banner, serve until SIGINT or SIGTERM, then close
  * gracefully.
  */
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { ConsolaInstance } from 'consola'
 import { waitForStopSignal } from '../cli.ts'
 import { formatBanner, formatTryIt } from './banner.ts'
@@ -36,7 +33,7 @@ export async function serveUntilStopped(options: ServeOptions): Promise<number> 
   // First run on a terminal: ask for the login and log in here, as run.bat did.
   if (!options.simulate && needsFirstRun(loadSettings()) && !(await runFirstRun({ log }))) return 1
   const demo = options.simulate ? await _startDemoPlatform(log) : undefined
-  const adapter = await startAdapter({ overrides: demo?.overrides, heal: true, keepalive: options.keepalive })
+  const adapter = await startAdapter({ overrides: demo?.env, heal: true, keepalive: options.keepalive })
   // Listening before the banner: whoever reads it may stop us at once.
   const stopSignal = waitForStopSignal()
   const { models, source } = await adapter.models.list()
@@ -46,16 +43,15 @@ export async function serveUntilStopped(options: ServeOptions): Promise<number> 
   const signal = await stopSignal
   log.info(`${signal}: finishing running requests (up to ${SHUTDOWN_GRACE_MS / 1000} s), deleting their sessions, then exiting.`)
   await adapter.close(SHUTDOWN_GRACE_MS)
-  await demo?.simulator.close()
+  await demo?.close()
   return 0
 }
 
-/** The demo's platform: a simulator with one web chat of "yours" (never deleted) and a throwaway state folder. */
+/** The demo's platform (lib/simulator/demo.ts), announced with its login. */
 async function _startDemoPlatform(log: ConsolaInstance) {
   // Loaded only for the demo: a real adapter does not carry the simulator in memory.
-  const { startSimulator } = await import('../simulator/index.ts')
-  const simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
-  log.info(`Simulated XIPU platform at ${simulator.webBase} (login demo / demo-password)`)
-  const overrides = { ...simulator.adapterEnv(), XIPU_STATE_DIR: mkdtempSync(join(tmpdir(), 'xipu-demo-')) }
-  return { simulator, overrides }
+  const { startDemoPlatform } = await import('../simulator/demo.ts')
+  const demo = await startDemoPlatform()
+  log.info(`Simulated XIPU platform at ${demo.simulator.webBase} (login demo / demo-password)`)
+  return demo
 }

@@ -7,8 +7,6 @@
  * through a throwaway `.env`, so that a newcomer (or a bug report) can see
  * what a healthy report looks like.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { updateEnvFile } from '../env-file.ts'
 import { setLogLevel } from '../log.ts'
@@ -52,19 +50,12 @@ async function _runDoctorOn(options: { json?: boolean; login?: boolean; model?: 
   return report.exitCode
 }
 
-/** A simulator with one web chat of "yours", and a `.env` for it in a throwaway folder (as `npm run demo` has). */
+/** The demo's platform, and a `.env` for it in its throwaway folder. */
 async function _startDemoPlatform(): Promise<{ envFile: string; close(): Promise<void> }> {
   // Loaded only here: the doctor of a real account does not carry the simulator.
-  const { startSimulator } = await import('../simulator/index.ts')
-  const simulator = await startSimulator({ seedWebChats: ['My own web chat (never deleted)'] })
-  const dir = mkdtempSync(join(tmpdir(), 'xipu-doctor-'))
-  const envFile = join(dir, '.env')
-  updateEnvFile(envFile, { ...simulator.adapterEnv(), XJTLU_USERNAME: 'demo', XJTLU_PASSWORD: 'demo-password', XIPU_STATE_DIR: join(dir, 'state') })
-  return {
-    envFile,
-    async close() {
-      await simulator.close()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  const { startDemoPlatform } = await import('../simulator/demo.ts')
+  const demo = await startDemoPlatform()
+  const envFile = join(demo.dir, '.env')
+  updateEnvFile(envFile, { ...demo.env, XJTLU_USERNAME: 'demo', XJTLU_PASSWORD: 'demo-password' })
+  return { envFile, close: demo.close }
 }
