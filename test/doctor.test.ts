@@ -210,7 +210,7 @@ describe('the doctor', { concurrency: 2 }, () => {
     })
     await t.test('a chat page without its button', async (t) => {
       const { envFile } = await _setup(t, { breakLoginStep: 'chat-button' })
-      updateEnvFile(envFile, { CHROME_PATH: findChrome(process.env.CHROME_PATH), XIPU_LOGIN_STEP_TIMEOUT_MS: '3s' })
+      updateEnvFile(envFile, { CHROME_PATH: findChrome(process.env.CHROME_PATH), XIPU_LOGIN_STEP_TIMEOUT_MS: '5s' })
       const before = readEnvFile(envFile).JM_TOKEN
       const report = await runDoctor({ settings: () => loadSettings({ envFile, env: {} }), login: true })
       const login = _line(report, 'login')

@@ -55,6 +55,10 @@ const ON_LOAD_IDLE_MS = 1000
 const ON_LOAD_WAIT_MAX_MS = 5000
 // After the click, the page's calls count as done once it made none for this long.
 const CLICK_QUIET_MS = 300
+// A page load waits at least this long whatever the step timeout: a load slowed by a busy
+// machine or network is not a changed page, and a refused connection fails at once anyway.
+// The step timeout bounds the waits for elements and requests that may never come.
+const PAGE_LOAD_MIN_MS = 30_000
 const SCREENSHOT_ATTEMPTS = 4
 // A hung page must not hang the error report; Chrome swaps in its error page within a few hundred ms.
 const SCREENSHOT_TIMEOUT_MS = 10_000
@@ -150,7 +154,7 @@ async function _preparePage(browser: Browser, page: Page, timeout: number): Prom
 /** Step 1: the web app, which shows either the SSO form or (already signed in) the portal. */
 async function _openStart(login: LoginPage) {
   const { page, selectors, timeout } = login
-  await page.goto(login.options.webBase, { waitUntil: 'domcontentloaded', timeout })
+  await page.goto(login.options.webBase, { waitUntil: 'domcontentloaded', timeout: Math.max(timeout, PAGE_LOAD_MIN_MS) })
   const start = await _waitForAny(page, { username: selectors.username, portalLink: selectors.portalLink }, timeout)
   if (!start) _failStep(login.at, `neither the SSO form (${selectors.username}) nor the portal (${selectors.portalLink}) appeared within ${login.seconds}`)
   return start
@@ -179,7 +183,7 @@ async function _openChat(login: LoginPage, portalLink: ElementHandle<Element>) {
   const { page, selectors, timeout, capture } = login
   // Going to the link's URL also works when the link would open a new tab.
   const href = await portalLink.evaluate((el) => (el as HTMLAnchorElement).href)
-  await page.goto(href, { waitUntil: 'domcontentloaded', timeout })
+  await page.goto(href, { waitUntil: 'domcontentloaded', timeout: Math.max(timeout, PAGE_LOAD_MIN_MS) })
   // A chat page that calls the API on load has already given us what we need.
   const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
   if (!chat) _failStep(login.at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${login.seconds}`)

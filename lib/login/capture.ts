@@ -78,7 +78,10 @@ export function captureApiRequest(page: Page): CapturedRequest {
       while (performance.now() < deadline && (pending.size > 0 || performance.now() - lastCallAt < quietMs)) {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
-      await Promise.race([Promise.allSettled(reads), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - performance.now())))])
+      // The timer is cleared, so that a process that is done does not stay up until the deadline.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))
+      await Promise.race([Promise.allSettled(reads), late]).finally(() => clearTimeout(timer))
     },
   }
   const finished = (request: HTTPRequest) => {
