@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ChatRequest } from '../lib/chat/request.ts'
+import type { ChatRequest } from '../lib/neutral.ts'
 import { XipuError } from '../lib/errors.ts'
 import { checkToolCall } from '../lib/tools/calls.ts'
 import { checkConversation } from '../lib/tools/history.ts'

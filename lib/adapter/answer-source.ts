@@ -6,7 +6,7 @@
  * these; nothing here knows a wire shape.
  */
 import { openTurn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
 export type WholeAnswer = TurnAnswer

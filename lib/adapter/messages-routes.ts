@@ -9,7 +9,7 @@
 import type { H3, H3Event } from 'h3'
 import { estimateTokens } from '../chat/answer.ts'
 import { applyModelMap } from '../chat/model-map.ts'
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { toAnthropicError } from '../anthropic/errors.ts'
 import { parseMessagesRequest } from '../anthropic/request.ts'

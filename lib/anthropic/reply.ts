@@ -5,7 +5,7 @@
  * from the neutral deltas of lib/chat/answer.ts.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import type { Delta, Usage } from '../chat/answer.ts'
+import type { Delta, Usage } from '../neutral.ts'
 import { toAnthropicToolId } from './tool-ids.ts'
 
 export type MessageEvent = { type: string } & Record<string, unknown>

@@ -6,7 +6,7 @@
  * on Anthropic's SDK send this shape.
  */
 import { z } from 'zod'
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
 import { describeZodIssue } from '../zod-issue.ts'

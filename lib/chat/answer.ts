@@ -6,39 +6,11 @@
  */
 import type { ConsolaInstance } from 'consola'
 import { XipuError } from '../errors.ts'
+import type { ChatRequest, Delta, FinishReason, ToolCall, Usage } from '../neutral.ts'
 import type { XipuEvent } from '../xipu/events.ts'
-import type { ChatRequest } from './request.ts'
 import { createStopCutter } from './stop-cutter.ts'
 
 export { createStopCutter }
-
-/**
- * A tool call the model made, checked against the tools offered. `arguments`
- * is the JSON text of the arguments object; `id` is ours (`call_` + random).
- */
-export interface ToolCall {
-  /** 0, 1, … in the order the calls were made. */
-  index: number
-  id: string
-  name: string
-  arguments: string
-}
-
-export interface Delta {
-  role?: 'assistant'
-  content?: string
-  reasoning_content?: string
-  /** A whole, validated tool call (surfaces split it into their own events). */
-  toolCall?: ToolCall
-}
-
-export interface Usage {
-  prompt_tokens: number
-  completion_tokens: number
-  total_tokens: number
-}
-
-export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter'
 
 /** The start of the sentence the school's word filter answers with (the web app shows it for an empty answer too). */
 const FILTER_SENTENCE_START = "unfortunately, i don't have any relevant information regarding this matter"

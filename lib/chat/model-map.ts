@@ -4,7 +4,7 @@
  * offer. The map sends them to a platform model instead, for every API
  * surface alike; replies keep showing the name the client asked for.
  */
-import type { ChatRequest } from './request.ts'
+import type { ChatRequest } from '../neutral.ts'
 
 /**
  * The request with its platform model looked up in `map` (unmapped names pass through).

@@ -13,11 +13,11 @@
 import type { ConsolaInstance } from 'consola'
 import { closeOnReturn } from '../close-on-return.ts'
 import { XipuError } from '../errors.ts'
+import type { ChatRequest, Delta, FinishReason, ToolCall, Usage } from '../neutral.ts'
 import { renderRepairNote } from '../tools/prompt.ts'
 import { createAnswerShaper, needsShaping } from '../tools/shaper.ts'
-import { createAnswerMapper, type Delta, type FinishReason, type ToolCall, type Usage } from './answer.ts'
+import { createAnswerMapper } from './answer.ts'
 import type { ChatPipeline, OpenedChat } from './pipeline.ts'
-import type { ChatRequest } from './request.ts'
 
 export interface TurnDeps {
   chat: ChatPipeline

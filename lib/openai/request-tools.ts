@@ -1,11 +1,11 @@
 /**
  * The tool and structured-output parts of a chat completions request, read
- * into the neutral terms of lib/chat/request.ts: `tools` (and the legacy
+ * into the neutral terms of lib/neutral.ts: `tools` (and the legacy
  * `functions`), `tool_choice` (and `function_call`), `parallel_tool_calls`,
  * `response_format`, and the messages that carry calls and results. Schemas
  * are compiled here, so a broken one is a 400 before anything is sent.
  */
-import type { ChatMessage, ResponseFormat, ToolChoice, ToolSpec } from '../chat/request.ts'
+import type { ChatMessage, ResponseFormat, ToolChoice, ToolSpec } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { compileSchema } from '../tools/schema.ts'
 

@@ -1,10 +1,10 @@
 /**
  * The OpenAI chat request: validated by schema before anything touches the
  * platform, then turned into the pipeline's one internal request
- * (lib/chat/request.ts): session fields and one flattened prompt.
+ * (lib/neutral.ts): session fields and one flattened prompt.
  */
 import { z } from 'zod'
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { XipuError } from '../errors.ts'
 import { formatImageMarker, readImageUrl, type ImageInput } from '../images/input.ts'

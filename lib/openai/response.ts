@@ -6,7 +6,7 @@
  * `functions`).
  */
 import { randomBytes } from 'node:crypto'
-import type { Delta, FinishReason, ToolCall, Usage } from '../chat/answer.ts'
+import type { Delta, FinishReason, ToolCall, Usage } from '../neutral.ts'
 
 /** A fresh OpenAI-style completion id. */
 export function createCompletionId(): string {

@@ -7,7 +7,7 @@
  * back in the client's own terms (`input[5].content[1]`), in the error's
  * `param` and in its message.
  */
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { isXipuError, XipuError } from '../errors.ts'
 import { parseChatRequest } from './request.ts'
 

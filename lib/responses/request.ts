@@ -5,7 +5,7 @@
  * sees the same internal request whichever API a client speaks.
  */
 import { z } from 'zod'
-import type { ChatRequest } from '../chat/request.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
 import { describeZodIssue } from '../zod-issue.ts'

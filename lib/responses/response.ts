@@ -5,7 +5,8 @@
  * of lib/chat/answer.ts, so a streamed response and a plain one never differ.
  */
 import { randomBytes } from 'node:crypto'
-import { estimateTokens, type Delta, type Usage } from '../chat/answer.ts'
+import { estimateTokens } from '../chat/answer.ts'
+import type { Delta, Usage } from '../neutral.ts'
 import type { ResponsesBody } from './request.ts'
 
 export type ResponseEvent = { type: string; sequence_number: number } & Record<string, unknown>

@@ -4,7 +4,7 @@
  * fails is never handed to a client as a call.
  */
 import { randomBytes } from 'node:crypto'
-import type { ToolSpec } from '../chat/request.ts'
+import type { ToolSpec } from '../neutral.ts'
 import type { ParsedCall } from './parse.ts'
 import { validateValue } from './schema.ts'
 

@@ -5,7 +5,7 @@
  * block that names the call and the tool. The platform keeps no history of
  * ours (fresh sessions), so the whole conversation travels as text.
  */
-import type { ChatMessage } from '../chat/request.ts'
+import type { ChatMessage } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { parseLooseJson } from './parse.ts'
 

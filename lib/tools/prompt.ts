@@ -5,7 +5,7 @@
  * trained on), a closing block that asks for JSON only when a response format
  * is set, and the note that asks again after an answer failed its checks.
  */
-import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolSpec } from '../chat/request.ts'
+import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolSpec } from '../neutral.ts'
 import { checkConversation, renderConversation } from './history.ts'
 
 /** The first words of a repair note (the simulator's models look for them too). */

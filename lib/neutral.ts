@@ -1,11 +1,12 @@
 /**
- * The one internal request every API surface turns its own request into
- * (chat completions, responses, messages): what the session needs, what the
- * completion sends, and what shapes the answer. Nothing here knows an API's
- * wire shape.
+ * The neutral request and answer: the one internal request every API surface
+ * turns its own request into (chat completions, responses, messages), and the
+ * deltas the answer comes back as, which each surface turns into its own
+ * events. Nothing here knows an API's wire shape. It sits below both the chat
+ * pipeline (lib/chat/) and the tool layer (lib/tools/), which share these terms.
  */
-import type { ImageInput } from '../images/input.ts'
-import type { SessionParams } from '../sessions/manager.ts'
+import type { ImageInput } from './images/input.ts'
+import type { SessionParams } from './sessions/manager.ts'
 
 /** A function the model may call, in neutral terms. */
 export interface ToolSpec {
@@ -66,3 +67,31 @@ export interface ChatRequest extends SessionParams {
   /** Structured output asked for. */
   responseFormat?: ResponseFormat
 }
+
+/**
+ * A tool call the model made, checked against the tools offered. `arguments`
+ * is the JSON text of the arguments object; `id` is ours (`call_` + random).
+ */
+export interface ToolCall {
+  /** 0, 1, … in the order the calls were made. */
+  index: number
+  id: string
+  name: string
+  arguments: string
+}
+
+export interface Delta {
+  role?: 'assistant'
+  content?: string
+  reasoning_content?: string
+  /** A whole, validated tool call (surfaces split it into their own events). */
+  toolCall?: ToolCall
+}
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter'
