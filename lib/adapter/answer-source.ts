@@ -6,12 +6,14 @@
  * these; nothing here knows a wire shape.
  */
 import { openTurn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
-import type { ChatRequest } from '../neutral.ts'
+import type { ChatRequest, Delta } from '../neutral.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
 export type WholeAnswer = TurnAnswer
 
 export type AnswerEvent = TurnEvent
+
+export type AnswerEnd = Extract<AnswerEvent, { kind: 'end' }>
 
 export interface OpenedAnswer {
   sessionId: number
@@ -29,4 +31,22 @@ export interface OpenedAnswer {
  */
 export async function openAnswer(deps: SurfaceDeps, request: ChatRequest, signal?: AbortSignal): Promise<OpenedAnswer> {
   return openTurn({ chat: deps.chat, repairRetries: deps.settings().repairRetries, log: deps.log }, request, signal)
+}
+
+/**
+ * The answer of a request that does not stream, read to its `end`: the end
+ * (finish reason, usage), and the answer as it was accepted (a repaired answer
+ * replaces the first one) as the deltas a surface's writer takes.
+ *
+ * @example
+ * const { end, deltas } = await readWholeAnswer(opened)
+ * for (const delta of deltas) writer.delta(delta)
+ */
+export async function readWholeAnswer(opened: OpenedAnswer): Promise<{ end: AnswerEnd; deltas: Delta[] }> {
+  let end: AnswerEnd | undefined
+  for await (const event of opened.events) if (event.kind === 'end') end = event
+  // A turn ends with its `end` or throws: never neither.
+  const { answer } = end!
+  const deltas: Delta[] = [{ reasoning_content: answer.reasoning }, { content: answer.content }, ...answer.toolCalls.map((toolCall) => ({ toolCall }))]
+  return { end: end!, deltas }
 }

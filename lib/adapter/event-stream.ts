@@ -72,3 +72,6 @@ export function createRequestLine(log: ConsolaInstance, route: string, tag: stri
     },
   }
 }
+
+/** A request's one log line (and status-page record), as `createRequestLine` makes it. */
+export type RequestLine = ReturnType<typeof createRequestLine>

@@ -14,8 +14,8 @@ import { XipuError } from '../errors.ts'
 import { toAnthropicError } from '../anthropic/errors.ts'
 import { parseMessagesRequest } from '../anthropic/request.ts'
 import { createMessageWriter, formatMessageEvent, type MessageEvent } from '../anthropic/reply.ts'
-import { createRequestLine, SSE_HEADERS, toEventStream } from './event-stream.ts'
-import { openAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { openAnswer, readWholeAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
@@ -32,6 +32,7 @@ export function isMessagesPath(pathname: string): boolean {
 }
 
 const TIMEOUT = Symbol('timeout')
+const PING = formatMessageEvent({ type: 'ping' })
 
 /** `promise`, or `TIMEOUT` after `ms` (the timer is cleared either way). */
 async function _within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
@@ -41,6 +42,107 @@ async function _within<T>(promise: Promise<T>, ms: number): Promise<T | typeof T
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** Pings every `PING_EVERY_MS` while `pending` is unsettled; returns what it settled to. */
+async function* _pingUntil<T>(pending: Promise<T>): AsyncGenerator<string, T> {
+  for (;;) {
+    const outcome = await _within(pending, PING_EVERY_MS)
+    if (outcome !== TIMEOUT) return outcome
+    yield PING
+  }
+}
+
+function _send(events: MessageEvent[]): string {
+  return events.map(formatMessageEvent).join('')
+}
+
+/** What one `POST /v1/messages` carries from its start to its answer. */
+interface MessageTurn {
+  request: ChatRequest
+  line: RequestLine
+  writer: ReturnType<typeof createMessageWriter>
+  log: SurfaceDeps['log']
+  logPrompts: boolean
+  /** Logs the request line with the error's status and throws it. */
+  failed: (error: unknown) => never
+}
+
+/** The answer as one message (a request that does not stream). */
+async function _wholeMessage(turn: MessageTurn, opening: Promise<OpenedAnswer>): Promise<Response> {
+  const { line, writer } = turn
+  const opened = await opening.catch(turn.failed)
+  const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
+  const whole = await readWholeAnswer(opened).catch((error: unknown) => {
+    line.done(String(toAnthropicError(error).status), firstByte)
+    throw error
+  })
+  for (const delta of whole.deltas) writer.delta(delta)
+  writer.finish({ ...whole.end, deltas: [] })
+  if (turn.logPrompts) turn.log.info(`Answer: ${whole.end.answer.content}`)
+  line.done('200', firstByte)
+  return Response.json(writer.message())
+}
+
+/**
+ * The answer as Anthropic's events. A quick failure still gets its HTTP
+ * status; a long wait starts the stream and pings.
+ */
+async function _streamMessage(turn: MessageTurn, opening: Promise<OpenedAnswer>): Promise<Response> {
+  const settled = opening.then(
+    (opened) => ({ opened }),
+    (error: unknown) => ({ error }),
+  )
+  const early = await _within(settled, COMMIT_AFTER_MS)
+  if (early !== TIMEOUT && 'error' in early) turn.failed(early.error)
+  const open: { events?: AsyncGenerator<AnswerEvent> } = {}
+  return new Response(
+    toEventStream(_messageFrames(turn, settled, open), async () => {
+      turn.line.done('client disconnected')
+      // The platform call may still be starting: end it once it has.
+      void settled.then((outcome) => ('opened' in outcome ? outcome.opened.events.return(undefined) : undefined))
+      await open.events?.return(undefined)
+    }),
+    { headers: SSE_HEADERS },
+  )
+}
+
+/** The stream's frames: `message_start`, pings while the platform is silent, the answer's events. */
+async function* _messageFrames(turn: MessageTurn, settled: Promise<{ opened: OpenedAnswer } | { error: unknown }>, open: { events?: AsyncGenerator<AnswerEvent> }): AsyncGenerator<string> {
+  const { line, writer } = turn
+  yield _send(writer.start()) + PING
+  const outcome = yield* _pingUntil(settled)
+  if ('error' in outcome) {
+    line.done(`error while waiting (${(outcome.error as Error).message})`)
+    yield _send([{ type: 'error', error: toAnthropicError(outcome.error).body.error }])
+    return
+  }
+  const events = (open.events = outcome.opened.events)
+  const firstByte = { sessionId: outcome.opened.sessionId, firstByteMs: line.ms() }
+  try {
+    let next = events.next()
+    for (;;) {
+      const step = yield* _pingUntil(next)
+      if (step.done) break
+      next = events.next()
+      const answerEvent = step.value
+      if (answerEvent.kind === 'delta') {
+        const out = writer.delta(answerEvent.delta)
+        if (out.length > 0) yield _send(out)
+      } else {
+        yield _send(writer.finish({ ...answerEvent, deltas: [] }))
+        if (turn.logPrompts) turn.log.info(`Answer: ${answerEvent.answer.content}`)
+      }
+    }
+  } catch (error) {
+    // The stream has begun: the failure travels as an `error` event, as Anthropic sends it.
+    line.done(`error after first byte (${(error as Error).message})`, firstByte)
+    yield _send([{ type: 'error', error: toAnthropicError(error).body.error }])
+    return
+  } finally {
+    await events.return(undefined)
+  }
+  line.done('200', firstByte)
 }
 
 /**
@@ -54,108 +156,18 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
   }
 
   const create = async (event: H3Event): Promise<Response> => {
-    const settings = deps.settings()
+    const { logPrompts } = deps.settings()
     if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
     const request = await parse(event, false)
-    const line = createRequestLine(deps.log, 'POST /v1/messages', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'messages', model: request.model, stream: request.stream, prompt: deps.settings().logPrompts ? request.prompt : undefined })
-    if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+    const line = createRequestLine(deps.log, 'POST /v1/messages', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'messages', model: request.model, stream: request.stream, prompt: logPrompts ? request.prompt : undefined })
+    if (logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
     const failed = (error: unknown): never => {
       line.done(`${toAnthropicError(error).status} (${(error as Error).message})`)
       throw error
     }
+    const turn: MessageTurn = { request, line, writer: createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) }), log: deps.log, logPrompts, failed }
     const opening = openAnswer(deps, request, event.req.signal)
-    const writer = createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) })
-
-    if (!request.stream) {
-      const opened = await opening.catch(failed)
-      const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
-      let end: Extract<AnswerEvent, { kind: 'end' }> | undefined
-      try {
-        for await (const answerEvent of opened.events) if (answerEvent.kind === 'end') end = answerEvent
-      } catch (error) {
-        line.done(String(toAnthropicError(error).status), firstByte)
-        throw error
-      }
-      // The whole answer as it was accepted (a repaired answer replaces the first one).
-      const { answer } = end!
-      writer.delta({ reasoning_content: answer.reasoning })
-      writer.delta({ content: answer.content })
-      for (const toolCall of answer.toolCalls) writer.delta({ toolCall })
-      writer.finish({ ...end!, deltas: [] })
-      if (settings.logPrompts) deps.log.info(`Answer: ${answer.content}`)
-      line.done('200', firstByte)
-      return Response.json(writer.message())
-    }
-
-    // A quick failure still gets its HTTP status; a long wait starts the stream and pings.
-    const settled = opening.then(
-      (opened) => ({ opened }),
-      (error: unknown) => ({ error }),
-    )
-    const early = await _within(settled, COMMIT_AFTER_MS)
-    if (early !== TIMEOUT && 'error' in early) failed(early.error)
-    let events: AsyncGenerator<AnswerEvent> | undefined
-
-    async function* frames(): AsyncGenerator<string> {
-      const send = (list: MessageEvent[]) => list.map(formatMessageEvent).join('')
-      const ping = send([{ type: 'ping' }])
-      yield send(writer.start()) + ping
-      let opened: OpenedAnswer
-      for (;;) {
-        const outcome = early !== TIMEOUT ? early : await _within(settled, PING_EVERY_MS)
-        if (outcome === TIMEOUT) {
-          yield ping
-          continue
-        }
-        if ('error' in outcome) {
-          line.done(`error while waiting (${(outcome.error as Error).message})`)
-          yield send([{ type: 'error', error: toAnthropicError(outcome.error).body.error }])
-          return
-        }
-        opened = outcome.opened
-        break
-      }
-      events = opened.events
-      const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
-      try {
-        let next = events.next()
-        for (;;) {
-          const step = await _within(next, PING_EVERY_MS)
-          if (step === TIMEOUT) {
-            yield ping
-            continue
-          }
-          if (step.done) break
-          next = events.next()
-          const answerEvent = step.value
-          if (answerEvent.kind === 'delta') {
-            const out = writer.delta(answerEvent.delta)
-            if (out.length > 0) yield send(out)
-          } else {
-            yield send(writer.finish({ ...answerEvent, deltas: [] }))
-            if (settings.logPrompts) deps.log.info(`Answer: ${answerEvent.answer.content}`)
-          }
-        }
-      } catch (error) {
-        // The stream has begun: the failure travels as an `error` event, as Anthropic sends it.
-        line.done(`error after first byte (${(error as Error).message})`, firstByte)
-        yield send([{ type: 'error', error: toAnthropicError(error).body.error }])
-        return
-      } finally {
-        await events.return(undefined)
-      }
-      line.done('200', firstByte)
-    }
-
-    return new Response(
-      toEventStream(frames(), async () => {
-        line.done('client disconnected')
-        // The platform call may still be starting: end it once it has.
-        void settled.then((outcome) => ('opened' in outcome ? outcome.opened.events.return(undefined) : undefined))
-        await events?.return(undefined)
-      }),
-      { headers: SSE_HEADERS },
-    )
+    return request.stream ? _streamMessage(turn, opening) : _wholeMessage(turn, opening)
   }
 
   const countTokens = async (event: H3Event) => {

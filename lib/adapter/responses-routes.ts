@@ -12,10 +12,74 @@ import { toOpenAIError } from '../openai/errors.ts'
 import { parseResponsesRequest, type InputItem } from '../responses/request.ts'
 import { createResponseWriter, formatResponseEvent, type ResponseEvent } from '../responses/response.ts'
 import { createResponseStore } from '../responses/store.ts'
-import { createRequestLine, SSE_HEADERS, toEventStream } from './event-stream.ts'
-import { openAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { openAnswer, readWholeAnswer, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
+
+/** What one `POST /v1/responses` carries from its answer's start to its end. */
+interface ResponseTurn {
+  opened: OpenedAnswer
+  line: RequestLine
+  firstByte: { sessionId: number; firstByteMs: number }
+  writer: ReturnType<typeof createResponseWriter>
+  log: SurfaceDeps['log']
+  logPrompts: boolean
+  /** Keeps the finished response for `previous_response_id` and `GET` (unless `store: false`). */
+  keep: () => void
+}
+
+/** The answer as one response object (a request that does not stream). */
+async function _wholeResponse(turn: ResponseTurn): Promise<Response> {
+  const { line, writer, firstByte } = turn
+  const whole = await readWholeAnswer(turn.opened).catch((error: unknown) => {
+    line.done(String(toOpenAIError(error).status), firstByte)
+    throw error
+  })
+  for (const delta of whole.deltas) writer.delta(delta)
+  writer.finish({ deltas: [], finishReason: whole.end.finishReason, usage: whole.end.usage })
+  if (turn.logPrompts) turn.log.info(`Answer: ${whole.end.answer.content}`)
+  turn.keep()
+  line.done('200', firstByte)
+  return Response.json(writer.response())
+}
+
+/** The answer as the Responses API's typed events. */
+function _streamResponse(turn: ResponseTurn): Response {
+  const { events } = turn.opened
+  return new Response(
+    toEventStream(_responseFrames(turn), async () => {
+      turn.line.done('client disconnected', turn.firstByte)
+      await events.return(undefined)
+    }),
+    { headers: SSE_HEADERS },
+  )
+}
+
+async function* _responseFrames(turn: ResponseTurn): AsyncGenerator<string> {
+  const { line, writer, firstByte } = turn
+  const send = (list: ResponseEvent[]) => list.map(formatResponseEvent).join('')
+  yield send(writer.start())
+  try {
+    for await (const answerEvent of turn.opened.events) {
+      if (answerEvent.kind === 'delta') {
+        const out = writer.delta(answerEvent.delta)
+        if (out.length > 0) yield send(out)
+        continue
+      }
+      yield send(writer.finish({ deltas: [], finishReason: answerEvent.finishReason, usage: answerEvent.usage }))
+      if (turn.logPrompts) turn.log.info(`Answer: ${answerEvent.answer.content}`)
+    }
+  } catch (error) {
+    // The stream has begun: the failure travels as `response.failed`.
+    const { body } = toOpenAIError(error)
+    line.done(`failed after first byte (${(error as Error).message})`, firstByte)
+    yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
+    return
+  }
+  turn.keep()
+  line.done('200', firstByte)
+}
 
 /**
  * @example
@@ -35,14 +99,10 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'responses', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
     if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
-    let opened: OpenedAnswer
-    try {
-      opened = await openAnswer(deps, request, event.req.signal)
-    } catch (error) {
+    const opened = await openAnswer(deps, request, event.req.signal).catch((error: unknown) => {
       line.done(`${toOpenAIError(error).status} (${(error as Error).message})`)
       throw error
-    }
-    const firstByte = { sessionId: opened.sessionId, firstByteMs: line.ms() }
+    })
     const writer = createResponseWriter({ body: parsed.body, model: request.model })
     const keep = (): void => {
       if (parsed.body.store === false || settings.responsesKeep === 0) return
@@ -50,58 +110,8 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
       const output = (response.output as InputItem[]).filter((item) => item.type !== 'reasoning')
       store.save({ response, conversation: [...previous, ...parsed.input, ...output] })
     }
-
-    if (!request.stream) {
-      let end: Extract<AnswerEvent, { kind: 'end' }> | undefined
-      try {
-        for await (const answerEvent of opened.events) if (answerEvent.kind === 'end') end = answerEvent
-      } catch (error) {
-        line.done(String(toOpenAIError(error).status), firstByte)
-        throw error
-      }
-      // The whole answer as it was accepted (a repaired answer replaces the first one).
-      const { answer } = end!
-      writer.delta({ reasoning_content: answer.reasoning })
-      writer.delta({ content: answer.content })
-      for (const toolCall of answer.toolCalls) writer.delta({ toolCall })
-      writer.finish({ deltas: [], finishReason: end!.finishReason, usage: end!.usage })
-      if (settings.logPrompts) deps.log.info(`Answer: ${answer.content}`)
-      keep()
-      line.done('200', firstByte)
-      return Response.json(writer.response())
-    }
-
-    const events = opened.events
-    async function* frames(): AsyncGenerator<string> {
-      const send = (list: ResponseEvent[]) => list.map(formatResponseEvent).join('')
-      yield send(writer.start())
-      try {
-        for await (const answerEvent of events) {
-          if (answerEvent.kind === 'delta') {
-            const out = writer.delta(answerEvent.delta)
-            if (out.length > 0) yield send(out)
-            continue
-          }
-          yield send(writer.finish({ deltas: [], finishReason: answerEvent.finishReason, usage: answerEvent.usage }))
-          if (settings.logPrompts) deps.log.info(`Answer: ${answerEvent.answer.content}`)
-        }
-      } catch (error) {
-        // The stream has begun: the failure travels as `response.failed`.
-        const { body } = toOpenAIError(error)
-        line.done(`failed after first byte (${(error as Error).message})`, firstByte)
-        yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
-        return
-      }
-      keep()
-      line.done('200', firstByte)
-    }
-    return new Response(
-      toEventStream(frames(), async () => {
-        line.done('client disconnected', firstByte)
-        await events.return(undefined)
-      }),
-      { headers: SSE_HEADERS },
-    )
+    const turn: ResponseTurn = { opened, line, firstByte: { sessionId: opened.sessionId, firstByteMs: line.ms() }, writer, log: deps.log, logPrompts: settings.logPrompts, keep }
+    return request.stream ? _streamResponse(turn) : _wholeResponse(turn)
   }
 
   const id = (event: H3Event) => decodeURIComponent(getRouterParam(event, 'id') ?? '')
