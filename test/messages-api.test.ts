@@ -298,12 +298,12 @@ describe("errors in Anthropic's shape", () => {
     [
       'a tool_use without its tool_result (the error names the id the client sent)',
       { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_01Abc', name: 'get_weather', input: {} }] }, { role: 'user', content: 'and?' }] },
-      /'toolu_01Abc' \(get_weather\) of 'messages\[1\]'/,
+      /'toolu_01Abc' \(get_weather\) of 'messages\[1\]' have no tool_result block/,
     ],
     [
       'a tool_result that answers no tool_use',
       { model: 'gpt-4.1', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01Zzz', content: 'x' }] }] },
-      /'toolu_01Zzz'.*messages\[1\]\.content\[0\]|messages\[1\]\.content\[0\].*'toolu_01Zzz'/,
+      /'messages\[1\]\.content\[0\]': this tool_result block answers tool_use_id 'toolu_01Zzz'.*follow an assistant message with tool_use blocks/,
     ],
   ]
   for (const [name, body, message] of bad) {

@@ -237,6 +237,18 @@ describe('bad input: a 400 that names the parameter, before anything reaches the
     ['a bad effort', { model: 'gpt-4.1', input: 'Hi', reasoning: { effort: 'extreme' } }, 'reasoning.effort', /Invalid/],
     ['background', { model: 'gpt-4.1', input: 'Hi', background: true }, 'background', /background/],
     ['empty input', { model: 'gpt-4.1', input: [] }, 'input', /nothing to send/],
+    [
+      'a function_call without its output (in the Responses API\'s own terms)',
+      { model: 'gpt-4.1', input: [{ role: 'user', content: 'Hi' }, { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' }, { role: 'user', content: 'and?' }] },
+      'input[2]',
+      /'call_1' \(get_weather\) of 'input\[1\]' have no function_call_output item/,
+    ],
+    [
+      'a function_call_output that answers no call',
+      { model: 'gpt-4.1', input: [{ role: 'user', content: 'Hi' }, { type: 'function_call_output', call_id: 'call_9', output: 'x' }] },
+      'input[1]',
+      /this function_call_output item answers call_id 'call_9'.*follow a 'function_call' item/,
+    ],
   ]
   for (const [name, body, param, message] of cases) {
     test(name, async () => {

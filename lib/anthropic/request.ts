@@ -9,12 +9,20 @@ import { z } from 'zod'
 import type { ChatRequest } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
+import type { ConversationTerms } from '../tools/history.ts'
 import { describeZodIssue } from '../zod-issue.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { fromAnthropicToolId } from './tool-ids.ts'
 
 // Anthropic documents no count; far more than any client sends, few enough to match cheaply.
 const ANTHROPIC_STOP_MAX_COUNT = 64
+// A tool conversation's faults, in the Messages API's terms.
+const MESSAGES_TERMS: ConversationTerms = {
+  result: 'tool_result block',
+  resultId: 'tool_use_id',
+  callsMessage: 'an assistant message with tool_use blocks',
+  sendResults: "send each result as a 'tool_result' block in the next user message",
+}
 
 type Block = Record<string, unknown>
 
@@ -206,6 +214,7 @@ export function parseMessagesRequest(raw: unknown, options: { forCount?: boolean
     },
     origins,
     renames: { max_completion_tokens: 'max_tokens', reasoning_effort: 'thinking', stop: 'stop_sequences', ...idNames },
+    terms: MESSAGES_TERMS,
   })
   // Anthropic allows more stop sequences than chat completions' four: they are cut here, not by the parser.
   // Still bounded: each one is matched against every character of the answer.

@@ -8,6 +8,7 @@ import type { ChatRequest } from '../neutral.ts'
 import { checkStopSequences } from '../chat/stop-cutter.ts'
 import { XipuError } from '../errors.ts'
 import { formatImageMarker, readImageUrl, type ImageInput } from '../images/input.ts'
+import type { ConversationTerms } from '../tools/history.ts'
 import { buildPrompt } from '../tools/prompt.ts'
 import { readToolOptions, toChatMessages } from './request-tools.ts'
 
@@ -78,12 +79,14 @@ function _badRequest(message: string, param: string): XipuError {
 }
 
 /**
- * Validates a parsed JSON body. Throws `E_BAD_REQUEST` naming the parameter.
+ * Validates a parsed JSON body. Throws `E_BAD_REQUEST` naming the parameter
+ * (a tool conversation's faults in `terms`: those of the API the body was
+ * translated from, chat completions' by default).
  *
  * @example
  * const request = parseChatRequest(await readBody(event))
  */
-export function parseChatRequest(body: unknown): OpenAIChatRequest {
+export function parseChatRequest(body: unknown, terms?: ConversationTerms): OpenAIChatRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw _badRequest('The request body must be a JSON object with "model" and "messages".', 'body')
   }
@@ -112,7 +115,7 @@ export function parseChatRequest(body: unknown): OpenAIChatRequest {
   const messages = toChatMessages(withMarkers)
   if (!messages.some((m) => m.text.trim() !== '' || (m.toolCalls?.length ?? 0) > 0)) throw _badRequest(`'messages' hold no text to send.`, 'messages')
   const { legacyFunctions, ...tooling } = toolOptions
-  const prompt = buildPrompt(messages, tooling)
+  const prompt = buildPrompt(messages, { ...tooling, terms })
 
   const stop = r.stop == null ? [] : (Array.isArray(r.stop) ? r.stop : [r.stop]).filter((s) => s !== '')
   checkStopSequences(Array.isArray(r.stop) ? r.stop : stop, 'stop')

@@ -9,6 +9,7 @@
  */
 import type { ChatRequest } from '../neutral.ts'
 import { isXipuError, XipuError } from '../errors.ts'
+import type { ConversationTerms } from '../tools/history.ts'
 import { parseChatRequest } from './request.ts'
 
 /** Where one chat message came from: the client's path, and for each content part its index there. */
@@ -28,6 +29,8 @@ export interface TranslatedBody {
   toolOrigins?: number[]
   /** Chat completions parameter → the client's name for it (e.g. `max_completion_tokens` → `max_output_tokens`). */
   renames: Record<string, string>
+  /** How the client's API names the parts of a tool conversation. */
+  terms: ConversationTerms
 }
 
 /** Rewrites the chat completions paths in `text` (a `param`, or a message that quotes them) into the client's terms. */
@@ -61,7 +64,7 @@ function _rename(text: string, translated: TranslatedBody, isParam: boolean): st
  */
 export function parseTranslatedBody(translated: TranslatedBody): ChatRequest {
   try {
-    const request = parseChatRequest(translated.body)
+    const request = parseChatRequest(translated.body, translated.terms)
     // The images are checked later (lib/images/resolve.ts): their errors must name the client's place too.
     if (request.images) request.images = request.images.map((image) => (image.param ? { ...image, param: _rename(image.param, translated, true) } : image))
     return request

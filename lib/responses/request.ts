@@ -8,6 +8,7 @@ import { z } from 'zod'
 import type { ChatRequest } from '../neutral.ts'
 import { XipuError } from '../errors.ts'
 import { parseTranslatedBody, type MessageOrigin } from '../openai/translated-body.ts'
+import type { ConversationTerms } from '../tools/history.ts'
 import { describeZodIssue } from '../zod-issue.ts'
 
 /** One input item as the client sent it (kept for `previous_response_id`). */
@@ -128,6 +129,14 @@ function _messages(items: InputItem[], offset: number, messages: Array<Record<st
 
 // The platform's own web search ("online") is what a hosted web_search tool asks for, as
 // web_search_options is for chat completions. Codex offers it on every request.
+// A tool conversation's faults, in the Responses API's terms.
+const RESPONSES_TERMS: ConversationTerms = {
+  result: 'function_call_output item',
+  resultId: 'call_id',
+  callsMessage: "a 'function_call' item",
+  sendResults: "send each result as a 'function_call_output' item after it",
+}
+
 const _WEB_SEARCH = new Set(['web_search', 'web_search_preview', 'web_search_2025_08_26', 'web_search_preview_2025_03_11'])
 
 function _tools(tools: Array<Record<string, unknown>>): { tools: Array<Record<string, unknown>>; origins: number[]; webSearch: boolean } {
@@ -217,6 +226,7 @@ export function parseResponsesRequest(raw: unknown, previous: InputItem[] = []):
     origins,
     toolOrigins: offered.origins,
     renames: { messages: 'input', max_completion_tokens: 'max_output_tokens', reasoning_effort: 'reasoning.effort', response_format: 'text.format' },
+    terms: RESPONSES_TERMS,
   })
   return { chat, body, input }
 }

@@ -11,6 +11,30 @@ import { parseLooseJson } from './parse.ts'
 
 const _ROLE_LABEL: Record<ChatMessage['role'], string> = { system: 'System', user: 'User', assistant: 'Assistant', tool: 'Tool' }
 
+/**
+ * How an API surface names the parts of a tool conversation, so that a 400
+ * speaks the client's terms: chat completions' "tool message", the Messages
+ * API's "tool_result block", the Responses API's "function_call_output item".
+ */
+export interface ConversationTerms {
+  /** What carries a call's result. */
+  result: string
+  /** The field of a result that names its call. */
+  resultId: string
+  /** What a result must follow. */
+  callsMessage: string
+  /** How to send the missing results. */
+  sendResults: string
+}
+
+/** Chat completions' terms (the default). */
+export const CHAT_TERMS: ConversationTerms = {
+  result: 'tool message',
+  resultId: 'tool_call_id',
+  callsMessage: 'an assistant message with tool_calls',
+  sendResults: "send each result as a 'tool' message after it",
+}
+
 /** A checked message: calls with their arguments as objects, tool results with their tool's name. */
 export interface CheckedMessage extends ChatMessage {
   toolCalls?: Array<{ id: string; name: string; arguments: Record<string, unknown> }>
@@ -44,12 +68,12 @@ function _arguments(message: ChatMessage, index: number, call: { id: string; nam
  * Checks that the tool calls and results of a conversation fit together:
  * every call is answered (by id, or by name for legacy `function` messages)
  * before the conversation goes on, every result answers a call, arguments are
- * JSON objects. Throws `E_BAD_REQUEST` naming the message.
+ * JSON objects. Throws `E_BAD_REQUEST` naming the message, in `terms`.
  *
  * @example
  * checkConversation([{ role: 'user', text: 'Hi' }])
  */
-export function checkConversation(messages: ChatMessage[]): CheckedMessage[] {
+export function checkConversation(messages: ChatMessage[], terms: ConversationTerms = CHAT_TERMS): CheckedMessage[] {
   let pending: Array<{ id: string; name: string }> = []
   let pendingFrom = -1
   const seen = new Set<string>()
@@ -60,9 +84,9 @@ export function checkConversation(messages: ChatMessage[]): CheckedMessage[] {
     if (message.role === 'tool') {
       const at = message.toolCallId !== undefined ? pending.findIndex((c) => c.id === message.toolCallId) : pending.findIndex((c) => c.name === message.toolName)
       if (at === -1) {
-        const what = message.toolCallId !== undefined ? `tool_call_id '${message.toolCallId}'` : `the function '${message.toolName ?? ''}'`
-        const open = pending.length > 0 ? `; the calls waiting for a result are ${unanswered()}` : '; it must follow an assistant message with tool_calls'
-        throw _bad(message, index, `this tool message answers ${what}, which no earlier assistant tool call is waiting for${open}.`)
+        const what = message.toolCallId !== undefined ? `${terms.resultId} '${message.toolCallId}'` : `the function '${message.toolName ?? ''}'`
+        const open = pending.length > 0 ? `; the calls waiting for a result are ${unanswered()}` : `; it must follow ${terms.callsMessage}`
+        throw _bad(message, index, `this ${terms.result} answers ${what}, which no earlier tool call is waiting for${open}.`)
       }
       const [call] = pending.splice(at, 1)
       out.push({ ...message, toolCalls: undefined, toolCallId: call!.id, toolName: call!.name })
@@ -70,7 +94,7 @@ export function checkConversation(messages: ChatMessage[]): CheckedMessage[] {
     }
     if (pending.length > 0) {
       const from = messages[pendingFrom]!.source ?? `messages[${pendingFrom}]`
-      throw _bad(message, index, `the tool calls ${unanswered()} of '${from}' have no tool message with their result before this message.`)
+      throw _bad(message, index, `the tool calls ${unanswered()} of '${from}' have no ${terms.result} with their result before this message.`)
     }
     if (message.role !== 'assistant' || !message.toolCalls || message.toolCalls.length === 0) {
       out.push({ ...message, toolCalls: undefined })
@@ -87,7 +111,7 @@ export function checkConversation(messages: ChatMessage[]): CheckedMessage[] {
   })
   if (pending.length > 0) {
     const last = messages[pendingFrom]!
-    throw _bad(last, pendingFrom, `the tool calls ${unanswered()} have no tool message with their result; send each result as a 'tool' message after it.`)
+    throw _bad(last, pendingFrom, `the tool calls ${unanswered()} have no ${terms.result} with their result; ${terms.sendResults}.`)
   }
   return out
 }

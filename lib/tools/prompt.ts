@@ -6,7 +6,7 @@
  * is set, and the note that asks again after an answer failed its checks.
  */
 import type { ChatMessage, ChatRequest, ResponseFormat, ToolChoice, ToolSpec } from '../neutral.ts'
-import { checkConversation, renderConversation } from './history.ts'
+import { checkConversation, renderConversation, type ConversationTerms } from './history.ts'
 
 /** The first words of a repair note (the simulator's models look for them too). */
 export const REPAIR_LEAD = 'Your previous answer was rejected'
@@ -19,6 +19,8 @@ export interface PromptOptions {
   toolChoice?: ToolChoice
   parallelToolCalls?: boolean
   responseFormat?: ResponseFormat
+  /** How the client's API names the parts of a tool conversation, for its errors (chat completions' by default). */
+  terms?: ConversationTerms
 }
 
 /** The tools actually offered: none for `tool_choice: none`, only the named one when one is forced. */
@@ -98,7 +100,7 @@ export function renderFormatBlock(format: ResponseFormat | undefined): string {
  * buildPrompt([{ role: 'user', text: 'Weather in Suzhou?' }], { tools })
  */
 export function buildPrompt(messages: ChatMessage[], options: PromptOptions = {}): string {
-  const blocks = [renderToolsBlock(options), renderConversation(checkConversation(messages)), renderFormatBlock(options.responseFormat)]
+  const blocks = [renderToolsBlock(options), renderConversation(checkConversation(messages, options.terms)), renderFormatBlock(options.responseFormat)]
   return blocks
     .map((text, i) => (text === '' || i === 1 ? text : `System:\n${text}`))
     .filter((text) => text.trim() !== '')
