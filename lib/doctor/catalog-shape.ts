@@ -40,47 +40,14 @@ export function inspectCatalog(raw: unknown): CatalogShape {
   if (!Array.isArray(models)) return fail(`data.models is ${_kind(models)}, not an array (data holds: ${dataKeys.join(', ') || 'nothing'})`, { modelsKind: _kind(models), dataKeys })
   if (models.length === 0) return fail('data.models is an empty array', { dataKeys })
 
-  const ids: string[] = []
-  const multimodal: string[] = []
-  const oddities: string[] = []
-  const unknownFields = new Set<string>()
-  const multimodalKinds = new Set<string>()
-  let strings = 0
-  let objects = 0
-  let skipped = 0
-  for (const entry of models) {
-    if (typeof entry === 'string' && entry !== '') {
-      strings++
-      ids.push(entry)
-      continue
-    }
-    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-      skipped++
-      continue
-    }
-    objects++
-    const e = entry as Record<string, unknown>
-    const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
-    for (const key of Object.keys(e)) if (!KNOWN_FIELDS.has(key)) unknownFields.add(key)
-    if (e.multimodal !== undefined) multimodalKinds.add(_kind(e.multimodal))
-    if (!id) {
-      skipped++
-      continue
-    }
-    ids.push(id)
-    if (e.multimodal === true || e.multimodal === 1) multimodal.push(id)
-  }
-  if (skipped > 0) oddities.push(`${skipped} entr${skipped === 1 ? 'y' : 'ies'} without an id (value, model or name) were skipped`)
-  const odd = [...multimodalKinds].filter((k) => k !== 'boolean' && k !== 'number')
-  if (odd.length > 0) oddities.push(`multimodal given as ${odd.join(', ')} (read only true or 1)`)
-  const duplicates = ids.filter((id, i) => ids.indexOf(id) !== i)
-  if (duplicates.length > 0) oddities.push(`listed twice: ${[...new Set(duplicates)].join(', ')}`)
-  if (typeof body.code !== 'number' && typeof body.code !== 'string') oddities.push(`code is ${_kind(body.code)}`)
+  const read = _readEntries(models)
+  const { ids, multimodal, unknownFields, multimodalKinds } = read
+  const oddities = _oddities(read, body.code)
 
   const details = {
     models: ids.length,
     multimodal: multimodal.length,
-    entries: { strings, objects, skipped },
+    entries: { strings: read.strings, objects: read.objects, skipped: read.skipped },
     unknownFields: [...unknownFields],
     multimodalKinds: [...multimodalKinds],
     ids,
@@ -94,6 +61,46 @@ export function inspectCatalog(raw: unknown): CatalogShape {
     return { line: checkLine('catalog', 'catalog', 'warn', `${seen}; ${oddities.join('; ')}`, { advice: 'The catalog differs from what is known: please report it (npx tsx adapter.ts --check --json).', details }), ids, multimodal }
   }
   return { line: checkLine('catalog', 'catalog', 'ok', seen, { details }), ids, multimodal }
+}
+
+/** The catalog's entries read as the client reads them: bare ids, or objects with `value`, `model` or `name`. */
+function _readEntries(models: unknown[]) {
+  const read = { ids: [] as string[], multimodal: [] as string[], unknownFields: new Set<string>(), multimodalKinds: new Set<string>(), strings: 0, objects: 0, skipped: 0 }
+  for (const entry of models) {
+    if (typeof entry === 'string' && entry !== '') {
+      read.strings++
+      read.ids.push(entry)
+      continue
+    }
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      read.skipped++
+      continue
+    }
+    read.objects++
+    const e = entry as Record<string, unknown>
+    const id = [e.value, e.model, e.name].find((v): v is string => typeof v === 'string' && v !== '')
+    for (const key of Object.keys(e)) if (!KNOWN_FIELDS.has(key)) read.unknownFields.add(key)
+    if (e.multimodal !== undefined) read.multimodalKinds.add(_kind(e.multimodal))
+    if (!id) {
+      read.skipped++
+      continue
+    }
+    read.ids.push(id)
+    if (e.multimodal === true || e.multimodal === 1) read.multimodal.push(id)
+  }
+  return read
+}
+
+/** What differs from the protocol document, beside unknown fields: skipped entries, odd `multimodal` kinds, duplicates, the `code`. */
+function _oddities(read: ReturnType<typeof _readEntries>, code: unknown): string[] {
+  const oddities: string[] = []
+  if (read.skipped > 0) oddities.push(`${read.skipped} entr${read.skipped === 1 ? 'y' : 'ies'} without an id (value, model or name) were skipped`)
+  const odd = [...read.multimodalKinds].filter((k) => k !== 'boolean' && k !== 'number')
+  if (odd.length > 0) oddities.push(`multimodal given as ${odd.join(', ')} (read only true or 1)`)
+  const duplicates = read.ids.filter((id, i) => read.ids.indexOf(id) !== i)
+  if (duplicates.length > 0) oddities.push(`listed twice: ${[...new Set(duplicates)].join(', ')}`)
+  if (typeof code !== 'number' && typeof code !== 'string') oddities.push(`code is ${_kind(code)}`)
+  return oddities
 }
 
 function _kind(value: unknown): string {

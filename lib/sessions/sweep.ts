@@ -11,7 +11,7 @@
 import type { ConsolaInstance } from 'consola'
 import { forgetJournalEntries, readJournals, type Journal } from './journal.ts'
 import { isAdapterSessionName, sessionNameTime } from './names.ts'
-import type { XipuClient } from '../xipu/client.ts'
+import type { XipuClient, XipuSession } from '../xipu/client.ts'
 
 // A prefixed session that no journal names yet may be a few milliseconds old
 // (created, journal not yet written): never an orphan younger than this.
@@ -47,21 +47,15 @@ export interface SweepResult {
   totalSessions: number
 }
 
-/**
- * Lists the platform's sessions (one call), then deletes every orphan in one
- * more call. Journal entries of sessions that no longer exist are forgotten.
- *
- * @example
- * const { deleted } = await sweepOrphans({ client, stateDir, apiBase, maxRequestMs })
- */
-export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> {
-  const now = options.now ?? Date.now()
-  const journals = readJournals(options.stateDir).filter((j) => j.apiBase === options.apiBase)
-  const ownFile = options.ownJournal?.file
-  const active = options.activeIds ?? new Set<number>()
+// Orphan id → the journal file to update once it is gone: a dead process's file,
+// `undefined` for this process's own journal, '' for a live process's (left to it).
+type Candidates = Map<number, string | undefined>
 
+/** The sessions the journals name, and those of them that are orphans (dead writer, or too old). */
+function _journaledOrphans(journals: ReturnType<typeof readJournals>, options: SweepOptions, now: number, active: ReadonlySet<number>) {
+  const ownFile = options.ownJournal?.file
   const journaled = new Set<number>()
-  const candidates = new Map<number, string | undefined>() // id → journal file to update (dead ones only)
+  const candidates: Candidates = new Map()
   for (const journal of journals) {
     const own = journal.file === ownFile
     for (const entry of journal.sessions) {
@@ -74,9 +68,14 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
       else if (old) candidates.set(entry.id, own ? undefined : '')
     }
   }
+  return { journaled, candidates }
+}
 
-  const sessions = await options.client.listSessions({ priority: 'cleanup' })
-  const existing = new Map(sessions.map((s) => [s.id, s]))
+/**
+ * Adds the prefixed sessions that no journal here names and whose name says
+ * they are older than `foreignMaxAgeMs`; counts the user's own sessions.
+ */
+function _addForeignOrphans(sessions: XipuSession[], candidates: Candidates, known: (id: number) => boolean, options: SweepOptions, now: number): number {
   const foreignMaxAgeMs = Math.max(options.foreignMaxAgeMs ?? options.maxRequestMs, UNJOURNALED_GRACE_MS)
   let userSessions = 0
   for (const session of sessions) {
@@ -84,7 +83,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
       userSessions++
       continue
     }
-    if (journaled.has(session.id) || active.has(session.id)) continue
+    if (known(session.id)) continue
     // No journal here names it: its age, read off its name, is all there is to go
     // by. Without one (a name of another version) it is left alone. So a session an
     // adapter keeps longer than XIPU_MAX_REQUEST (a pooled or ready one) must be
@@ -93,6 +92,41 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
     const createdAt = sessionNameTime(session.name)
     if (createdAt !== undefined && now - createdAt > foreignMaxAgeMs) candidates.set(session.id, undefined)
   }
+  return userSessions
+}
+
+/** Forgets the journal entries of sessions deleted now or already gone. */
+function _forgetGone(journals: ReturnType<typeof readJournals>, candidates: Candidates, existing: ReadonlyMap<number, unknown>, deleted: number[], ownJournal: Journal | undefined): void {
+  const forget = new Map<string, number[]>()
+  for (const [id, file] of candidates) {
+    if (existing.has(id) && !deleted.includes(id)) continue
+    if (file) forget.set(file, [...(forget.get(file) ?? []), id])
+    else if (file === undefined) ownJournal?.remove(id)
+  }
+  for (const journal of journals) {
+    if (journal.alive) continue
+    const gone = journal.sessions.filter((s) => !existing.has(s.id)).map((s) => s.id)
+    forget.set(journal.file, [...new Set([...(forget.get(journal.file) ?? []), ...gone])])
+  }
+  for (const [file, ids] of forget) if (ids.length > 0) forgetJournalEntries(file, ids)
+}
+
+/**
+ * Lists the platform's sessions (one call), then deletes every orphan in one
+ * more call. Journal entries of sessions that no longer exist are forgotten.
+ *
+ * @example
+ * const { deleted } = await sweepOrphans({ client, stateDir, apiBase, maxRequestMs })
+ */
+export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> {
+  const now = options.now ?? Date.now()
+  const journals = readJournals(options.stateDir).filter((j) => j.apiBase === options.apiBase)
+  const active = options.activeIds ?? new Set<number>()
+  const { journaled, candidates } = _journaledOrphans(journals, options, now, active)
+
+  const sessions = await options.client.listSessions({ priority: 'cleanup' })
+  const existing = new Map(sessions.map((s) => [s.id, s]))
+  const userSessions = _addForeignOrphans(sessions, candidates, (id) => journaled.has(id) || active.has(id), options, now)
 
   // Delete only what exists and, where the platform tells its name, carries our prefix.
   const toDelete = [...candidates.keys()].filter((id) => {
@@ -103,20 +137,6 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepResult> 
     await options.client.deleteSessions(toDelete, { priority: 'cleanup' })
     options.log?.info(`Swept ${toDelete.length} orphan session(s) left by earlier requests: ${toDelete.join(', ')}`)
   }
-
-  // Forget journal entries that are deleted now or were already gone.
-  const forget = new Map<string, number[]>()
-  for (const [id, file] of candidates) {
-    if (existing.has(id) && !toDelete.includes(id)) continue
-    if (file) forget.set(file, [...(forget.get(file) ?? []), id])
-    else if (file === undefined) options.ownJournal?.remove(id)
-  }
-  for (const journal of journals) {
-    if (journal.alive) continue
-    const gone = journal.sessions.filter((s) => !existing.has(s.id)).map((s) => s.id)
-    forget.set(journal.file, [...new Set([...(forget.get(journal.file) ?? []), ...gone])])
-  }
-  for (const [file, ids] of forget) if (ids.length > 0) forgetJournalEntries(file, ids)
-
+  _forgetGone(journals, candidates, existing, toDelete, options.ownJournal)
   return { deleted: toDelete, userSessions, totalSessions: sessions.length - toDelete.length }
 }
