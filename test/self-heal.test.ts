@@ -116,6 +116,28 @@ describe('self-healing', { concurrency: 3 }, () => {
     assert.ok(!capture.lines.join('\n').includes(PASSWORD), 'the password is never logged')
   })
 
+  test('a renewal slower than its margin: a request after the old token expired waits for it instead of meeting a 403', async (t) => {
+    // The token lives 4 s; each SSO step takes 1.5 s, so the renewal started at once ends after it expired.
+    const account = await startAccount(t, { tokenTtlMs: 4000, simulator: { loginStepDelayMs: 1500 }, env: { XIPU_PREPARE_SESSION: '0' } })
+    const oldToken = account.env().JM_TOKEN!
+    const expiry = getTokenLifetime(oldToken).expiresAt!.getTime()
+    const capture = createCapturingLogger()
+    const adapter = await startAdapter({ envFile: account.envFile, env: {}, port: 0, heal: true, log: capture.log })
+    t.after(() => adapter.close(1000))
+
+    const renewal = adapter.reauth!.login('the renewal is due')
+    await waitFor('the old token to expire', () => Date.now() > expiry + 200, 30_000)
+    assert.ok(adapter.reauth!.isLoggingIn(), 'the renewal is still running after the old token expired')
+    const { status, text } = await askAdapter(adapter.baseURL, 'After the expiry, during the renewal')
+    await renewal
+
+    assert.equal(status, 200, text)
+    assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'no call went out with the expired token')
+    assert.equal(adapter.reauth!.loginCount(), 1)
+    const late = account.sim.state.calls.filter((c) => c.endpoint === 'completions').at(-1)
+    assert.equal(late?.headers['jm-token'], account.env().JM_TOKEN, 'the request was sent with the renewed token')
+  })
+
   test('without saved credentials a platform 403 is answered 401 with the advice to run auth.ts', async (t) => {
     const account = await startAccount(t, { credentials: false })
     const capture = createCapturingLogger()

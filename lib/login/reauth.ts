@@ -170,15 +170,17 @@ export function createReauth(options: ReauthOptions) {
     /**
      * Call before a request uses the token: waits while a login for a bad
      * token runs, and starts one when the token is already past its expiry
-     * (its call would only earn a 403). Never waits for a renewal of a token
-     * that is still good.
+     * (its call would only earn a 403). A renewal is waited for only once the
+     * token it replaces has expired (a login slower than the renewal margin);
+     * never while that token is still good.
      */
     async whenReady(signal?: AbortSignal): Promise<void> {
-      if (!running && hasCredentials() && isTokenUnusable(options.settings().jmToken)) {
+      const expired = isTokenUnusable(options.settings().jmToken)
+      if (!running && expired && hasCredentials()) {
         await _healFor('JM_TOKEN has expired')
         return
       }
-      if (!running || !blocking) return
+      if (!running || (!blocking && !expired)) return
       const login = running.catch(() => {})
       await untilAborted(login, signal, 'the client went away while the adapter logged in')
     },
