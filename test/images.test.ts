@@ -320,6 +320,26 @@ describe('chat completions with images', () => {
     await stack.waitForCleanPlatform()
     assert.equal(stack.calls({ since, endpoint: 'saveSession' }).length, 0, 'no session created')
   })
+
+  test('an upload still refused as too fast after its retries: 429 with Retry-After, naming the upload', async () => {
+    const since = stack.calls().length
+    stack.sim.state.injectFault('upload', { kind: 'status', status: 429, message: 'Request too fast', times: 2 })
+    try {
+      await assert.rejects(_ask([{ type: 'image_url', image_url: { url: _dataUrl(createSolidPng([80, 90, 100])) } }]), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError, String(error))
+        assert.equal(error.status, 429, error.message)
+        assert.equal(error.code, 'rate_limit_exceeded')
+        assert.ok(Number(error.headers?.get('retry-after')) >= 1, 'Retry-After is set')
+        assert.match(error.message, /upload of image 1 of 1 .*failed: .*HTTP 429/)
+        return true
+      })
+    } finally {
+      while (stack.sim.state.takeFault('upload'));
+    }
+    await stack.waitForCleanPlatform()
+    assert.equal(stack.calls({ since, endpoint: 'saveSession' }).length, 0, 'no session created')
+    assert.equal(stack.calls({ since, endpoint: 'completions' }).length, 0, 'no completion sent')
+  })
 })
 
 describe('the other APIs take images through the same path', () => {

@@ -117,7 +117,10 @@ export function createImageResolver(deps: ImageResolverDeps) {
     } catch (error) {
       if (isXipuError(error, ...PASSED_ON)) throw error
       const where = image.param ? ` (${image.param})` : ''
-      throw new XipuError('E_UPSTREAM', `The upload of image ${image.n} of ${count}${where} to the platform failed: ${(error as Error).message} Nothing else was sent for this request.`, { cause: error, param: image.param })
+      // Still too fast after the retries: a 429 the client may retry later, like any rate-limited call.
+      const code = isXipuError(error, 'E_RATE_LIMITED') ? 'E_RATE_LIMITED' : 'E_UPSTREAM'
+      const retryAfter = isXipuError(error) ? error.retryAfter : undefined
+      throw new XipuError(code, `The upload of image ${image.n} of ${count}${where} to the platform failed: ${(error as Error).message} Nothing else was sent for this request.`, { cause: error, param: image.param, retryAfter })
     }
   }
 
