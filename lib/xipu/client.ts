@@ -1,8 +1,8 @@
 /**
  * The one client of the XIPU platform. It owns the base URL, the headers the
  * web client sends, the pacing (every call waits its turn in the one pacer),
- * retries of calls that failed before any byte was relayed, and the mapping
- * of platform failures to `XipuError` codes.
+ * and retries of calls that failed before any byte was relayed (platform
+ * failures become `XipuError` codes in lib/xipu/failures.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
@@ -10,11 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { AbortController as NodeAbortController, Blob as NodeBlob, fetch as nodeFetch, FormData as NodeFormData, Headers as NodeHeaders } from 'node-fetch-native/node'
 import { createFetch, type FetchResponse } from 'ofetch'
 import { closeOnReturn } from '../close-on-return.ts'
-import { isXipuError, XipuError } from '../errors.ts'
+import { XipuError } from '../errors.ts'
 import type { Pacer, Priority } from './pacer.ts'
 import { loginAdvice } from '../advice.ts'
 import type { Settings } from '../settings.ts'
 import { isSuccessCode, type XipuEvent } from './events.ts'
+import { codeError, isRetryable, normalizeFailure, statusError } from './failures.ts'
 import { postStream, readEvents, readJsonBody } from './stream.ts'
 
 // The web client's own headers; the gateway is known to check origin and referer.
@@ -119,31 +120,6 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
     return headers
   }
 
-  function _statusError(label: string, status: number, data: unknown): XipuError {
-    const msg = data && typeof data === 'object' && typeof (data as { msg?: unknown }).msg === 'string' ? (data as { msg: string }).msg : ''
-    if (status === 403 || status === 401) {
-      return new XipuError('E_TOKEN_EXPIRED', 'The platform rejected the token (HTTP 403): it has expired or was revoked. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
-    }
-    if (status === 429) {
-      return new XipuError('E_RATE_LIMITED', `The platform said "${msg || 'Request too fast'}" (HTTP 429) on ${label}.`, { upstreamStatus: 429, retryAfter: 2 })
-    }
-    return new XipuError('E_UPSTREAM', `The platform answered HTTP ${status} on ${label}${msg ? `: ${msg}` : ''}.`, { upstreamStatus: status })
-  }
-
-  function _codeError(label: string, data: { code?: unknown; msg?: unknown }): XipuError {
-    const msg = typeof data.msg === 'string' ? data.msg : `code ${String(data.code)}`
-    if (/\d+\s+sessions/i.test(msg) && /delete/i.test(msg)) {
-      return new XipuError('E_SESSION_CAP', `The platform holds its limit of 50 sessions for this account ("${msg}").`)
-    }
-    return new XipuError('E_UPSTREAM', `The platform refused ${label}: ${msg}`)
-  }
-
-  function _isRetryable(error: unknown): boolean {
-    if (!isXipuError(error)) return false
-    if (error.code === 'E_RATE_LIMITED' || error.code === 'E_UNREACHABLE') return true
-    return error.code === 'E_UPSTREAM' && (error.upstreamStatus ?? 0) >= 500
-  }
-
   /**
    * One paced attempt after another until success, a final error, or no retries
    * left. An attempt may call `sent` once its request is written out: the gap to
@@ -172,20 +148,12 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
         return result
       } catch (raw) {
         deps.pacer.noteArrival(startedAt, sentAt)
-        const error = _normalize(label, raw, options.signal, timeout)
-        if (i >= retries || !_isRetryable(error)) throw error
+        const error = normalizeFailure(label, raw, options.signal, timeout)
+        if (i >= retries || !isRetryable(error)) throw error
         const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
         await _sleep(backoff, options.signal)
       }
     }
-  }
-
-  function _normalize(label: string, error: unknown, signal: AbortSignal | undefined, timeout: AbortSignal): XipuError {
-    if (isXipuError(error)) return error
-    if (signal?.aborted) return new XipuError('E_ABORTED', `${label}: the client went away`, { cause: error })
-    if (timeout.aborted) return new XipuError('E_UNREACHABLE', `The platform did not answer ${label} in time (XIPU_CALL_TIMEOUT_MS).`, { cause: error })
-    const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error)
-    return new XipuError('E_UNREACHABLE', `The platform could not be reached for ${label} (${reason}). Check the network or XIPU_API_BASE.`, { cause: error })
   }
 
   /** `body` may be a function: it is called when the call's turn comes, so that it can take in what arrived while it waited. */
@@ -212,9 +180,9 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
   function _unwrap<T>(label: string, response: FetchResponse<unknown>, options: CallOptions): T {
     const data = response._data as { code?: unknown; msg?: unknown; data?: unknown } | undefined
     options.onRaw?.(data)
-    if (!response.ok) throw _statusError(label, response.status, data)
+    if (!response.ok) throw statusError(label, response.status, data)
     if (!data || typeof data !== 'object') throw new XipuError('E_UPSTREAM', `The platform answered ${label} with something that is not JSON.`)
-    if (!isSuccessCode(data.code)) throw _codeError(label, data)
+    if (!isSuccessCode(data.code)) throw codeError(label, data)
     return data.data as T
   }
 
@@ -271,11 +239,11 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       // The gateway sends an expired session to its login page instead of answering 403.
       throw new XipuError('E_TOKEN_EXPIRED', 'The gateway redirected completions to its login page: the session has expired. Run npx tsx auth.ts to log in again.', { upstreamStatus: status })
     }
-    if (status < 200 || status >= 300) throw _statusError('completions', status, await readJsonBody(response))
+    if (status < 200 || status >= 300) throw statusError('completions', status, await readJsonBody(response))
     if (/json/i.test(String(response.headers['content-type'] ?? ''))) {
       // A JSON reply instead of a stream is a refusal (unknown session, bad input…).
       const data = (await readJsonBody(response)) ?? {}
-      throw _codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
+      throw codeError('completions', isSuccessCode(data.code) ? { code: 'unexpected', msg: 'answered JSON instead of a stream' } : data)
     }
   }
 
