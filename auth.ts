@@ -16,7 +16,8 @@ runScript({
   async main({ flags, log }) {
     // Loaded after the flags are read: --help and a wrong flag answer without loading the browser.
     const { loadSettings } = await import('./lib/settings.ts')
-    const { loginWithSettings, saveLoginResult, summarizeLoginResult } = await import('./lib/login/browser.ts')
+    const { loginWithSettings } = await import('./lib/login/browser.ts')
+    const { saveLoginResult, summarizeLoginResult } = await import('./lib/login/result.ts')
     const settings = loadSettings()
     const result = await loginWithSettings(settings, {
       headless: !flags.show,

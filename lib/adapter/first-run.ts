@@ -9,6 +9,7 @@
 import type { ConsolaInstance } from 'consola'
 import { isXipuError } from '../errors.ts'
 import { isTokenUnusable } from '../jwt.ts'
+import { saveLoginResult, summarizeLoginResult } from '../login/result.ts'
 import { loadSettings, type Settings } from '../settings.ts'
 
 // A mistyped password is asked again, up to this many tries in all.
@@ -32,7 +33,7 @@ export async function runFirstRun(options: { log: ConsolaInstance; envFile?: str
   let settings = loadSettings({ envFile: options.envFile })
   // Loaded only for a first run: the browser and the prompts cost every other start some 0.7 s of CPU.
   const { askForCredentials } = await import('../login/prompt.ts')
-  const { loginWithSettings, saveLoginResult, summarizeLoginResult } = await import('../login/browser.ts')
+  const { loginWithSettings } = await import('../login/browser.ts')
   log.info(`First run: nothing usable in ${settings.envFile} yet. Your XJTLU login is saved there (mode 600) so that the adapter can log in again by itself.`)
   for (let attempt = 1; ; attempt++) {
     if (!(await askForCredentials(settings.envFile, settings.username, { next: 'logging in' }))) return false

@@ -9,6 +9,7 @@
  * adapter with a token the platform has just retired.
  */
 import { isXipuError } from '../errors.ts'
+import { saveLoginResult } from '../login/result.ts'
 import { resolveLoginSelectors } from '../login/selectors.ts'
 import type { Settings } from '../settings.ts'
 import type { Pacer } from '../xipu/pacer.ts'
@@ -31,7 +32,7 @@ export async function checkLoginPage(settings: Settings, pacer?: Pacer): Promise
   const steps: string[] = []
   const started = performance.now()
   // Loaded only here: a --check without --login needs no browser code.
-  const { loginWithSettings, saveLoginResult } = await import('../login/browser.ts')
+  const { loginWithSettings } = await import('../login/browser.ts')
   // The chat page calls the platform during the login: it takes a turn like any call.
   await pacer?.waitTurn({ label: 'login' })
   try {

@@ -6,18 +6,17 @@
  * auth.ts, the keepalive and the adapter all log in through this module.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import puppeteer, { type Browser, type ElementHandle, type Page } from 'puppeteer-core'
-import { updateEnvFile } from '../env-file.ts'
 import { XipuError } from '../errors.ts'
 import { findChrome } from './find-chrome.ts'
-import { describeToken } from '../jwt.ts'
 import { captureApiRequest, readLoginFromLocalStorage, readLoginFromRequest, type CapturedRequest, type LoginResult } from './capture.ts'
 import { deleteLoginSessions } from './new-chat.ts'
+import { saveScreenshot } from './screenshot.ts'
 import { resolveLoginSelectors, type LoginSelectors } from './selectors.ts'
-import { maskSecret, registerSecret } from '../redact.ts'
+import { registerSecret } from '../redact.ts'
 import type { Settings } from '../settings.ts'
 import type { Pacer } from '../xipu/pacer.ts'
 
@@ -59,10 +58,6 @@ const CLICK_QUIET_MS = 300
 // machine or network is not a changed page, and a refused connection fails at once anyway.
 // The step timeout bounds the waits for elements and requests that may never come.
 const PAGE_LOAD_MIN_MS = 30_000
-const SCREENSHOT_ATTEMPTS = 4
-// A hung page must not hang the error report; Chrome swaps in its error page within a few hundred ms.
-const SCREENSHOT_TIMEOUT_MS = 10_000
-const SCREENSHOT_RETRY_MS = 300
 // Without the background-networking flags Chromium keeps calling Google
 // services, which on a closed network only produces noise and delays.
 const BROWSER_ARGS = ['--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -247,44 +242,6 @@ export async function loginWithSettings(
   return { ...result, newChat: await deleteLoginSessions(result, { settings, pacer: options.pacer }) }
 }
 
-/**
- * Writes a login's credentials into `.env` in one atomic write, keeping every
- * other line. The session header and cookie belong to the login that issued
- * the token, so ones not seen this time are removed rather than left stale;
- * the API base is only written when one was seen.
- *
- * @example
- * saveLoginResult(settings.envFile, await loginWithSettings(settings))
- */
-export function saveLoginResult(envFile: string, result: LoginResult): void {
-  updateEnvFile(envFile, {
-    JM_TOKEN: result.jmToken,
-    SDP_SESSION: result.sdpSession,
-    XIPU_COOKIE: result.cookie,
-    ...(result.apiBase ? { XIPU_API_BASE: result.apiBase } : {}),
-  })
-}
-
-/**
- * A masked, printable summary of a login result, one line per item.
- *
- * @example
- * for (const line of summarizeLoginResult(result)) log.info(line)
- */
-export function summarizeLoginResult(result: LoginResult): string[] {
-  return [
-    `JM_TOKEN     ${maskSecret(result.jmToken)}${result.source === 'localStorage' ? ' (from localStorage: no API request was seen)' : ''}`,
-    `SDP_SESSION  ${result.sdpSession ? maskSecret(result.sdpSession) : '(not seen)'}`,
-    `XIPU_COOKIE  ${result.cookie ? maskSecret(result.cookie) : '(none)'}`,
-    `XIPU_API_BASE ${result.apiBase ?? '(not seen; unchanged)'}`,
-    `Token ${describeToken(result.jmToken)}`,
-    ...(result.newChat?.deleted.length ? [`New chat     the session the login's click created (${result.newChat.deleted.join(', ')}) was deleted`] : []),
-    ...(result.newChat?.left.length
-      ? [`New chat     the session the login's click created (${result.newChat.left.join(', ')}) could not be deleted (${result.newChat.error}): delete it in the web app`]
-      : []),
-  ]
-}
-
 async function _launchBrowser(executablePath: string, headless: boolean, userDataDir: string): Promise<Browser> {
   const args = [...BROWSER_ARGS]
   // Chrome refuses to start as root with its sandbox (containers, CI).
@@ -358,35 +315,9 @@ async function _explainFailure(
   } else {
     explained = new XipuError('E_LOGIN_FAILED', `Login step ${at.step}/${TOTAL_STEPS} (${at.message}) failed: ${message}`, { cause: error })
   }
-  const screenshot = page ? await _saveScreenshot(page, context.screenshotDir) : undefined
+  const screenshot = page ? await saveScreenshot(page, context.screenshotDir) : undefined
   if (!screenshot) return explained
   return new XipuError(explained.code, `${explained.message}\nScreenshot saved: ${screenshot}`, { cause: explained.cause })
-}
-
-async function _saveScreenshot(page: Page, dir = 'screenshots'): Promise<string | undefined> {
-  const path = resolve(dir, `login-failed-${new Date().toISOString().replace(/[:.]/g, '-')}.png`)
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-  } catch {
-    return undefined
-  }
-  // Right after a failed navigation Chrome is still swapping in its error page
-  // (in a new renderer), and until then the page cannot be captured: retry.
-  for (let attempt = 1; attempt <= SCREENSHOT_ATTEMPTS; attempt++) {
-    try {
-      // A hung page must not hang the error report too.
-      const giveUp = new AbortController()
-      const gaveUp = sleep(SCREENSHOT_TIMEOUT_MS, 'gave up' as const, { signal: giveUp.signal }).catch(() => undefined)
-      const taken = await Promise.race([page.screenshot({ path, fullPage: true }), gaveUp]).finally(() => giveUp.abort())
-      if (taken === 'gave up') return undefined
-      // It may show the username: keep it private like .env.
-      chmodSync(path, 0o600)
-      return path
-    } catch {
-      await sleep(SCREENSHOT_RETRY_MS)
-    }
-  }
-  return undefined
 }
 
 /** Whether puppeteer gave up waiting (its TimeoutError, checked by name so puppeteer loads lazily). */

@@ -14,6 +14,7 @@ import { isXipuError, XipuError } from '../errors.ts'
 import { describeToken, formatDuration, isTokenUnusable } from '../jwt.ts'
 import { acquireLock } from '../lock.ts'
 import type { Pacer } from '../xipu/pacer.ts'
+import { saveLoginResult } from './result.ts'
 import type { Settings } from '../settings.ts'
 
 // Long enough for another process's browser login to finish (four steps of up
@@ -103,7 +104,7 @@ export function createReauth(options: ReauthOptions) {
         log.info(`Logging in again as ${current.username} (${reason}).`)
         // Loaded on first use: the adapter and keepalive log in rarely, and the browser
         // login (puppeteer-core, chrome-launcher) costs ~30 MiB resident once loaded.
-        const { loginWithSettings, saveLoginResult } = await import('./browser.ts')
+        const { loginWithSettings } = await import('./browser.ts')
         const result = await loginWithSettings(current, {
           headless: true,
           pacer: options.pacer,
