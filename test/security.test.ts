@@ -214,7 +214,7 @@ describe('security', { concurrency: true }, () => {
         ADAPTER_API_KEY: API_KEY,
         XIPU_MIN_GAP_MS: '100',
         XIPU_MAX_RETRIES: '1',
-        XIPU_IDLE_TIMEOUT_MS: '500',
+        XIPU_IDLE_TIMEOUT_MS: '1500', // short for the stall below, long enough for a loaded machine's live streams
         XIPU_LOGIN_STEP_TIMEOUT_MS: '10000',
         XIPU_LOG_FILE: logFile,
         XIPU_LOG_LEVEL: '5', // everything, debug and trace included
