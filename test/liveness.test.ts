@@ -29,12 +29,16 @@ after(() => {
   for (const child of children) child.kill('SIGKILL')
 })
 
+// The child exits only once its parent has become `sleep`: a shell that is still
+// a shell may reap a child that exited early (it did on a loaded machine).
+const EXIT_AFTER_PARENT_EXEC = 'until [ "$(cat /proc/$PPID/comm)" = sleep ]; do sleep 0.05; done'
+
 /**
- * A real zombie: `sh` starts a child that exits at once, then becomes `sleep`
- * (exec keeps its pid), which never reaps it. Resolves with the zombie's pid.
+ * A real zombie: `sh` starts a child, then becomes `sleep` (exec keeps its
+ * pid), which never reaps it; the child then exits. Resolves with its pid.
  */
 async function startZombie(): Promise<number> {
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const parent = spawn('sh', ['-c', `sh -c '${EXIT_AFTER_PARENT_EXEC}' & echo $!; exec sleep 60`], { stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(parent)
   const pid = await new Promise<number>((resolve, reject) => {
     parent.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())))
