@@ -203,12 +203,14 @@ describe('chat completions with images', () => {
 
   test('a URL already on the platform file host is passed on without a download or an upload', async () => {
     const since = stack.calls().length
+    // Uploaded now, or taken from the cache when an earlier test uploaded it.
     await _ask([{ type: 'image_url', image_url: { url: _dataUrl(BLUE) } }])
     const [[uploaded]] = _completionFiles(since) as [[string]]
+    const passedOn = stack.calls().length
     const reply = await _ask([{ type: 'text', text: 'This one' }, { type: 'image_url', image_url: { url: uploaded } }])
     assert.match(reply.choices[0]!.message.content ?? '', new RegExp(_described(1, BLUE)))
-    assert.deepEqual(_completionFiles(since)[1], [uploaded])
-    assert.equal(_uploads(since).length, 0, 'BLUE was uploaded before: the cache, then the pass-through')
+    assert.deepEqual(_completionFiles(passedOn), [[uploaded]])
+    assert.equal(_uploads(passedOn).length, 0, 'the URL on the platform file host went on as it was: no upload')
   })
 
   test('a text-only model: 400 naming it and the models that take images, before any upload', async () => {
