@@ -122,6 +122,32 @@ describe('pacer', () => {
     assert.ok(performance.now() - resumedAt >= 200, `${(performance.now() - resumedAt).toFixed(1)} ms after the process ran again`)
   })
 
+  test('once the platform answered, the process standing still no longer lengthens the gap', async () => {
+    const standStill = (ms: number) => {
+      const until = performance.now() + ms
+      while (performance.now() < until) void 0
+      return performance.now()
+    }
+    // Still before the answer: the platform may have stamped the call late, so the gap counts from the stall's end.
+    const before = createPacer({ minGapMs: () => 200 })
+    await before.waitTurn()
+    const first = before.lastStartAt()
+    const afterFirst = before.waitTurn()
+    const resumed = standStill(300)
+    before.noteAnswered(first)
+    await afterFirst
+    assert.ok(performance.now() - resumed >= 200, `${(performance.now() - resumed).toFixed(1)} ms after the process ran again`)
+
+    // Still after the answer (a loaded machine): the stamp was already made, the gap counts from the call.
+    const after = createPacer({ minGapMs: () => 200 })
+    await after.waitTurn()
+    after.noteAnswered(after.lastStartAt())
+    const afterAnswer = after.waitTurn()
+    const resumedLate = standStill(300)
+    await afterAnswer
+    assert.ok(performance.now() - resumedLate < 190, `${(performance.now() - resumedLate).toFixed(1)} ms after the process ran again: the gap was over`)
+  })
+
   test('serves requests before cleanups before idle work, whatever the arrival order', async () => {
     const pacer = await busyPacer(20)
     const order: string[] = []

@@ -145,10 +145,12 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       try {
         const result = await attempt(current, signal, sent)
         deps.pacer.noteArrival(startedAt, sentAt)
+        deps.pacer.noteAnswered(startedAt)
         return result
       } catch (raw) {
         deps.pacer.noteArrival(startedAt, sentAt)
         const error = normalizeFailure(label, raw, options.signal, timeout)
+        if (error.upstreamStatus !== undefined) deps.pacer.noteAnswered(startedAt)
         if (i >= retries || !isRetryable(error)) throw error
         const backoff = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** i) * (0.75 + Math.random() * 0.5)
         await _sleep(backoff, options.signal)

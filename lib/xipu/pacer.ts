@@ -77,7 +77,11 @@ const _RANK: Record<Priority, number> = { request: 1, cleanup: 2, idle: 3 }
 export function createPacer(options: PacerOptions) {
   const queue: _Waiter[] = []
   const agingMs = options.agingMs ?? 10_000
+  // The gap counts from here: the latest call's start, or its arrival once known.
   let lastStartAt = Number.NEGATIVE_INFINITY
+  // The latest call's start as its turn came (it names the call), and when its reply came.
+  let latestStart = Number.NEGATIVE_INFINITY
+  let answeredAt: number | undefined
   let timer: NodeJS.Timeout | undefined
   const stalls = _createStallWatch(() => queue.length > 0 || performance.now() < lastStartAt + options.minGapMs() + PACE_MARGIN_MS)
   let calls = 0
@@ -109,7 +113,7 @@ export function createPacer(options: PacerOptions) {
   function _pump(): void {
     if (timer || queue.length === 0) return
     const now = performance.now()
-    const wait = lastStartAt + stalls.stalledSince(lastStartAt) + options.minGapMs() + PACE_MARGIN_MS - now
+    const wait = lastStartAt + stalls.stalledSince(lastStartAt, answeredAt) + options.minGapMs() + PACE_MARGIN_MS - now
     if (wait > 0) {
       timer = setTimeout(() => {
         timer = undefined
@@ -122,6 +126,8 @@ export function createPacer(options: PacerOptions) {
     queue.splice(queue.indexOf(waiter), 1)
     waiter.cleanup()
     lastStartAt = now
+    latestStart = now
+    answeredAt = undefined
     stalls.watch()
     calls++
     options.onCall?.(waiter.label)
@@ -219,7 +225,16 @@ export function createPacer(options: PacerOptions) {
      * call, the gap counts from `at`.
      */
     noteArrival(startedAt: number, at = performance.now()): void {
-      if (startedAt === lastStartAt && at > lastStartAt) lastStartAt = at
+      if (startedAt === latestStart && at > lastStartAt) lastStartAt = at
+    },
+    /**
+     * The platform answered the call that started at `startedAt`: it has
+     * stamped the call's arrival by now, so while it is still the latest call,
+     * this process standing still from here on cannot bring the next call too
+     * close to it, and no longer lengthens the gap.
+     */
+    noteAnswered(startedAt: number): void {
+      if (startedAt === latestStart) answeredAt ??= performance.now()
     },
     /** Rejects every waiting call (shutdown). */
     rejectAll(error: unknown): void {
@@ -239,7 +254,10 @@ export function createPacer(options: PacerOptions) {
  * process) while a gap runs. A platform in this same process (the simulator:
  * the demo and the tests) only stamps a call's arrival when the process runs
  * again, so a call sent just before a stall of 100 ms arrives 100 ms late by
- * its clock; the gap to the next call is lengthened by the time stood still.
+ * its clock; the gap to the next call is lengthened by the time stood still
+ * before the platform answered the call. Stalls after the answer do not count:
+ * the arrival was stamped by then, and on a loaded machine a 10 ms beat is
+ * late by a few ms all the time, which summed would stretch every gap.
  * A platform elsewhere loses nothing but those few ms.
  */
 function _createStallWatch(needed: () => boolean) {
@@ -269,13 +287,20 @@ function _createStallWatch(needed: () => boolean) {
       // Unref'd: a waiting call keeps the process alive by its own timer, not by this one.
       beat = setInterval(_beat, STALL_BEAT_MS).unref()
     },
-    /** Time stood still since `since`, in ms (older stalls are forgotten). */
-    stalledSince(since: number): number {
+    /**
+     * Time stood still since `since`, in ms (older stalls are forgotten); with
+     * `until`, only stalls that began before it (the platform had stamped the
+     * call by then: later stalls, or a loaded machine's timer jitter, could not
+     * make it arrive late).
+     */
+    stalledSince(since: number, until?: number): number {
       while (stalls.length > 0 && stalls[0]![0] <= since) stalls.shift()
+      const began = (end: number, late: number) => until === undefined || end - late < until
       // A stall that only just ended, seen by a timer that fired before the next beat.
       const now = performance.now()
-      let total = beat && now - lastBeatAt > STALL_BEAT_MS + 1 ? now - lastBeatAt - STALL_BEAT_MS : 0
-      for (const [, late] of stalls) total += late
+      const pending = beat && now - lastBeatAt > STALL_BEAT_MS + 1 ? now - lastBeatAt - STALL_BEAT_MS : 0
+      let total = pending > 0 && began(now, pending) ? pending : 0
+      for (const [end, late] of stalls) if (began(end, late)) total += late
       return total
     },
     stop,
