@@ -5,15 +5,13 @@
  * finish reason, the usage and the whole answer. The surfaces only reshape
  * these; nothing here knows a wire shape.
  */
-import { openTurn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
+import { openTurn, type TurnAnswer, type TurnEnd, type TurnEvent } from '../chat/turn.ts'
 import type { ChatRequest, Delta } from '../neutral.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
 export type WholeAnswer = TurnAnswer
 
 export type AnswerEvent = TurnEvent
-
-export type AnswerEnd = Extract<AnswerEvent, { kind: 'end' }>
 
 export interface OpenedAnswer {
   sessionId: number
@@ -42,8 +40,8 @@ export async function openAnswer(deps: SurfaceDeps, request: ChatRequest, signal
  * const { end, deltas } = await readWholeAnswer(opened)
  * for (const delta of deltas) writer.delta(delta)
  */
-export async function readWholeAnswer(opened: OpenedAnswer): Promise<{ end: AnswerEnd; deltas: Delta[] }> {
-  let end: AnswerEnd | undefined
+export async function readWholeAnswer(opened: OpenedAnswer): Promise<{ end: TurnEnd; deltas: Delta[] }> {
+  let end: TurnEnd | undefined
   for await (const event of opened.events) if (event.kind === 'end') end = event
   // A turn ends with its `end` or throws: never neither.
   const { answer } = end!

@@ -7,7 +7,7 @@
 import type { ConsolaInstance } from 'consola'
 import type { H3, H3Event } from 'h3'
 import { applyModelMap } from '../chat/model-map.ts'
-import { openTurn, type Turn, type TurnAnswer, type TurnEvent } from '../chat/turn.ts'
+import { openTurn, type Turn, type TurnAnswer, type TurnEnd, type TurnEvent } from '../chat/turn.ts'
 import { XipuError } from '../errors.ts'
 import { escapeLogField } from '../log.ts'
 import { toOpenAIError } from '../openai/errors.ts'
@@ -17,8 +17,6 @@ import { maskSessionId } from '../status/recorder.ts'
 import { SSE_HEADERS, toEventStream } from './event-stream.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
-
-type TurnEnd = Extract<TurnEvent, { kind: 'end' }>
 
 /** How a request that was opened ends, for its one log line: `done('200', undefined, attempts)`, `done('client disconnected')`. */
 interface ChatLine {

@@ -59,7 +59,6 @@ function _send(events: MessageEvent[]): string {
 
 /** What one `POST /v1/messages` carries from its start to its answer. */
 interface MessageTurn {
-  request: ChatRequest
   line: RequestLine
   writer: ReturnType<typeof createMessageWriter>
   log: SurfaceDeps['log']
@@ -165,7 +164,7 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
       line.done(`${toAnthropicError(error).status} (${(error as Error).message})`)
       throw error
     }
-    const turn: MessageTurn = { request, line, writer: createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) }), log: deps.log, logPrompts, failed }
+    const turn: MessageTurn = { line, writer: createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) }), log: deps.log, logPrompts, failed }
     const opening = openAnswer(deps, request, event.req.signal)
     return request.stream ? _streamMessage(turn, opening) : _wholeMessage(turn, opening)
   }

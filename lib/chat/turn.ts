@@ -37,6 +37,9 @@ export type TurnEvent =
   | { kind: 'delta'; delta: Delta }
   | { kind: 'end'; finishReason: FinishReason; usage: Usage; answer: TurnAnswer; attempts: number; stopSequence?: string }
 
+/** A turn's last event: the finish reason, the usage and the whole answer as accepted. */
+export type TurnEnd = Extract<TurnEvent, { kind: 'end' }>
+
 export interface Turn {
   /** The session of the first platform call (for the request log). */
   sessionId: number
