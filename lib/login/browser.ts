@@ -132,6 +132,11 @@ interface LoginPage {
   capture: CapturedRequest
 }
 
+/** Loads `url` in the login's page, waiting at least `PAGE_LOAD_MIN_MS` whatever the step timeout. */
+async function _load(login: LoginPage, url: string): Promise<void> {
+  await login.page.goto(url, { waitUntil: 'domcontentloaded', timeout: Math.max(login.timeout, PAGE_LOAD_MIN_MS) })
+}
+
 /** Sets the page up: the step timeout, a user agent without "Headless", dialogs dismissed and recorded. */
 async function _preparePage(browser: Browser, page: Page, timeout: number): Promise<string[]> {
   page.setDefaultTimeout(timeout)
@@ -149,7 +154,7 @@ async function _preparePage(browser: Browser, page: Page, timeout: number): Prom
 /** Step 1: the web app, which shows either the SSO form or (already signed in) the portal. */
 async function _openStart(login: LoginPage) {
   const { page, selectors, timeout } = login
-  await page.goto(login.options.webBase, { waitUntil: 'domcontentloaded', timeout: Math.max(timeout, PAGE_LOAD_MIN_MS) })
+  await _load(login, login.options.webBase)
   const start = await _waitForAny(page, { username: selectors.username, portalLink: selectors.portalLink }, timeout)
   if (!start) _failStep(login.at, `neither the SSO form (${selectors.username}) nor the portal (${selectors.portalLink}) appeared within ${login.seconds}`)
   return start
@@ -178,7 +183,7 @@ async function _openChat(login: LoginPage, portalLink: ElementHandle<Element>) {
   const { page, selectors, timeout, capture } = login
   // Going to the link's URL also works when the link would open a new tab.
   const href = await portalLink.evaluate((el) => (el as HTMLAnchorElement).href)
-  await page.goto(href, { waitUntil: 'domcontentloaded', timeout: Math.max(timeout, PAGE_LOAD_MIN_MS) })
+  await _load(login, href)
   // A chat page that calls the API on load has already given us what we need.
   const chat = await _waitForAny(page, { chatButton: selectors.chatButton }, timeout, capture.seen)
   if (!chat) _failStep(login.at, `the button that starts a chat (${selectors.chatButton}) did not appear within ${login.seconds}`)

@@ -4,6 +4,7 @@
  * API base it called), or, failing that, the JWT the web app keeps in
  * `localStorage`.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { HTTPRequest, Page } from 'puppeteer-core'
 import { isSuccessCode } from '../xipu/events.ts'
 import { getTokenLifetime } from '../jwt.ts'
@@ -75,13 +76,11 @@ export function captureApiRequest(page: Page): CapturedRequest {
     lastCallAt: () => lastCallAt,
     async settle({ quietMs, timeoutMs }) {
       const deadline = performance.now() + timeoutMs
-      while (performance.now() < deadline && (pending.size > 0 || performance.now() - lastCallAt < quietMs)) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      // The timer is cleared, so that a process that is done does not stay up until the deadline.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const late = new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - performance.now()))))
-      await Promise.race([Promise.allSettled(reads), late]).finally(() => clearTimeout(timer))
+      while (performance.now() < deadline && (pending.size > 0 || performance.now() - lastCallAt < quietMs)) await sleep(50)
+      // The timer is cancelled, so that a process that is done does not stay up until the deadline.
+      const giveUp = new AbortController()
+      const late = sleep(Math.max(0, deadline - performance.now()), undefined, { signal: giveUp.signal }).catch(() => undefined)
+      await Promise.race([Promise.allSettled(reads), late]).finally(() => giveUp.abort())
     },
   }
   const finished = (request: HTTPRequest) => {
