@@ -104,9 +104,14 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     return taken
   }
 
+  /** Wakes the creates that wait for one of the adapter's running requests to finish. */
+  function _wakeReleaseWaiters(): void {
+    for (const wake of [...releaseWaiters]) wake()
+  }
+
   function _release(id: number): Promise<void> {
     active.delete(id)
-    for (const wake of [...releaseWaiters]) wake()
+    _wakeReleaseWaiters()
     const existing = deleting.get(id)
     if (existing) return existing
     const promise = deleter.remove(id).finally(() => deleting.delete(id))
@@ -161,13 +166,16 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
    */
   async function _createWithRoom(fields: SessionFields, options: CallOptions, wanted: () => boolean = () => true): Promise<{ id: number; contextCount?: number }> {
     const deadline = Date.now() + deps.settings().queueTimeoutMs
+    // The request got a session another way (one given back to the pool) meanwhile.
+    const stopIfUnwanted = (cause: unknown) => {
+      if (!wanted()) throw new XipuError('E_ABORTED', 'the session is no longer needed', { cause })
+    }
     for (;;) {
       try {
         return await _create(fields, options)
       } catch (error) {
         if (!isXipuError(error, 'E_SESSION_CAP')) throw error
-        // The request got a session another way (one given back to the pool) meanwhile.
-        if (!wanted()) throw new XipuError('E_ABORTED', 'the session is no longer needed', { cause: error })
+        stopIfUnwanted(error)
         capHitAt = Date.now()
         const signal = options.signal
         const retired = pool.retireFree()
@@ -180,7 +188,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
         if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
           deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
           await _nextRelease(signal)
-          if (!wanted()) throw new XipuError('E_ABORTED', 'the session is no longer needed', { cause: error })
+          stopIfUnwanted(error)
           continue
         }
         const room = await _makeRoom(signal)
@@ -271,7 +279,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       if (pool.owns(id)) {
         active.delete(id)
         pool.giveBack(id, outcome.reusable === true)
-        for (const wake of [...releaseWaiters]) wake()
+        _wakeReleaseWaiters()
         return deleting.get(id) ?? Promise.resolve()
       }
       const promise = _release(id)
