@@ -13,7 +13,7 @@ import type { Journal } from '../sessions/journal.ts'
 import { toSessionFields } from '../sessions/manager.ts'
 import { isAdapterSessionName } from '../sessions/names.ts'
 import { SESSION_CAP, toStatelessFields } from '../sessions/pool.ts'
-import type { CallOptions, SessionFields, XipuSession } from '../xipu/client.ts'
+import { contextCountOf, type CallOptions, type SessionFields, type XipuSession } from '../xipu/client.ts'
 import type { Probe } from './probe.ts'
 import { checkLine, maskId, type CheckLine } from './report.ts'
 import { createStreamShape, describeStreamShape, type CompletionRun } from './stream-shape.ts'
@@ -149,9 +149,9 @@ async function _listSessions(probe: Probe): Promise<{ sessions?: XipuSession[]; 
 }
 
 async function _checkContextCount(probe: Probe, fields: SessionFields & { contextCount: number }, created: { id: number; reply: unknown }, listed: { sessions?: XipuSession[]; error?: string }): Promise<CheckLine> {
-  const fromReply = _contextCountOf((created.reply as { data?: unknown } | undefined)?.data)
+  const fromReply = contextCountOf((created.reply as { data?: unknown } | undefined)?.data)
   const entry = listed.sessions?.find((s) => s.id === created.id)
-  const fromList = _contextCountOf(entry)
+  const fromList = contextCountOf(entry)
   const total = listed.sessions?.length
   const mine = listed.sessions?.filter((s) => isAdapterSessionName(s.name)).length
   const room = total === undefined ? '' : `; ${total} of ${SESSION_CAP} sessions in use (${mine} the adapter's, this one included)`
@@ -171,7 +171,7 @@ async function _checkContextCount(probe: Probe, fields: SessionFields & { contex
   } catch (error) {
     return checkLine('session', 'session', 'fail', `${seen}; an update to set it failed: ${(error as Error).message}`, { advice: _contextAdvice(), details })
   }
-  const afterUpdate = _contextCountOf((updateReply as { data?: unknown } | undefined)?.data)
+  const afterUpdate = contextCountOf((updateReply as { data?: unknown } | undefined)?.data)
   Object.assign(details, { updateReply: afterUpdate ?? null })
   if (afterUpdate === fields.contextCount) {
     return checkLine('session', 'session', 'warn', `${seen}; it took only on an update (one more call per new session)`, { advice: 'The adapter makes that update itself once per session; nothing to do.', details })
@@ -181,12 +181,6 @@ async function _checkContextCount(probe: Probe, fields: SessionFields & { contex
 
 function _contextAdvice(): string {
   return `The platform keeps feeding earlier turns to the model, so sessions cannot be reused: set XIPU_SESSION_REUSE=0 in .env. ${REPORT_ADVICE}`
-}
-
-function _contextCountOf(session: unknown): number | undefined {
-  const value = session && typeof session === 'object' ? (session as { contextCount?: unknown }).contextCount : undefined
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
-  return typeof n === 'number' && Number.isFinite(n) ? n : undefined
 }
 
 function _failed(id: string, title: string, seen: string, error: unknown): CheckLine {

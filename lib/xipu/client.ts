@@ -299,9 +299,7 @@ export function createXipuClient(deps: { settings: () => Settings; pacer: Pacer 
       const data = await _json<{ id?: unknown; contextCount?: unknown }>('saveSession', 'POST', 'saveSession', { ...fields }, options)
       const id = Number(data?.id ?? fields.id)
       if (!Number.isInteger(id)) throw new XipuError('E_UPSTREAM', 'The platform created a session but did not say its id.')
-      const raw = data?.contextCount
-      const contextCount = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
-      return { id, contextCount: typeof contextCount === 'number' && Number.isFinite(contextCount) ? contextCount : undefined }
+      return { id, contextCount: contextCountOf(data) }
     },
     /** Deletes sessions by id; `ids` may be a function, read when the call's turn comes (see `_json`). */
     async deleteSessions(ids: number[] | (() => number[]), options?: CallOptions): Promise<void> {
@@ -321,6 +319,19 @@ export type XipuClient = ReturnType<typeof createXipuClient>
  */
 export function uploadUrl(apiBase: string): string {
   return new URL('../common/upload', `${apiBase.replace(/\/+$/, '')}/`).href
+}
+
+/**
+ * The `contextCount` a session (or a `saveSession` reply) says it holds: a
+ * number, or a numeric string as the platform sometimes sends; else undefined.
+ *
+ * @example
+ * contextCountOf({ contextCount: '0' }) // 0
+ */
+export function contextCountOf(session: unknown): number | undefined {
+  const value = session && typeof session === 'object' ? (session as { contextCount?: unknown }).contextCount : undefined
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined
 }
 
 /** The body of a completions call, as the web client sends it. */
