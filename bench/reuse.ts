@@ -10,6 +10,7 @@
  * burst, the burst within 1.3× one gap a request; at most 1.1 calls a request
  * in the sequential run; zero 429s, zero leaks, zero sessions left.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { isAdapterSessionName } from '../lib/sessions/names.ts'
 import { startSimulator, type RunningSimulator } from '../lib/simulator/index.ts'
 
@@ -25,7 +26,6 @@ const BURST = 10
 const SEQUENTIAL = 8
 const CLIENTS = 4
 const USERS = { demo: 'demo-password', bench: 'bench-password' }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
 /** One mode's measures. */

@@ -13,6 +13,7 @@
  * 10 for a quick run), `--only=reuse` (or firstToken, burst, relay, memory)
  * runs one part.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -27,7 +28,6 @@ const BURST = 10
 const LONG_BYTES = 4 * 1024 * 1024
 const CONCURRENT = 100
 const USERS = { demo: 'demo-password', bench: 'bench-password' }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Adapter {
   url: string

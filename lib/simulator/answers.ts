@@ -155,8 +155,7 @@ export function countTokens(text: string): number {
  */
 export function createAnswer(input: AnswerInput): Answer {
   const directives = readDirectives(input.text)
-  const { said, turns } = _readPrompt(input.text)
-  const clean = input.text.replace(TOOL_DIRECTIVE, '').replace(DIRECTIVE, '').trim()
+  const { clean, said, turns } = _readPrompt(input.text)
 
   // The filter reads the whole prompt, directives aside, before any model sees it.
   if (BANNED_WORDS.some((word) => clean.includes(word))) {
@@ -207,12 +206,12 @@ export function describeAttachment(file: { type: string; size: number; sha256: s
 }
 
 /** The last user message of a flattened prompt, and how many user messages it holds. */
-function _readPrompt(text: string): { said: string; turns: number } {
+function _readPrompt(text: string): { clean: string; said: string; turns: number } {
   const clean = text.replace(TOOL_DIRECTIVE, '').replace(DIRECTIVE, '').trim()
   const blocks = clean.split(/\n\n(?=[A-Z][a-z]+:\n)/)
   const lastUser = [...blocks].reverse().find((b) => b.startsWith('User:\n'))
   const said = (lastUser ?? blocks.at(-1) ?? '').replace(/^[A-Z][a-z]+:\n/, '').trim()
-  return { said, turns: blocks.filter((b) => b.startsWith('User:\n')).length }
+  return { clean, said, turns: blocks.filter((b) => b.startsWith('User:\n')).length }
 }
 
 function _longText(bytes: number): string {

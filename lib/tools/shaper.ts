@@ -5,8 +5,7 @@
  * it is complete and valid, or the JSON alone once it validates. What fails
  * is reported as a `problem` for the caller to repair, never relayed.
  */
-import type { Delta, ToolCall } from '../neutral.ts'
-import type { ChatRequest } from '../neutral.ts'
+import type { ChatRequest, Delta, ToolCall } from '../neutral.ts'
 import { callKey, checkToolCall, createToolCallId } from './calls.ts'
 import { extractJsonAnswer, parseToolCallBlock, type ParsedCall } from './parse.ts'
 import { offeredTools } from './prompt.ts'
