@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { updateEnvFile } from '../lib/env-file.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
@@ -13,6 +14,9 @@ import { planRenewal } from '../lib/keepalive/renewal.ts'
 import { askAdapter, createCapturingLogger, PASSWORD, startAccount } from './support/account.ts'
 import { runScript, spawnScript } from './support/processes.ts'
 import { startKeepaliveJobs, stopGracefully } from './support/keepalive.ts'
+
+// Between the requests that cross a token's expiry.
+const REQUEST_PAUSE_MS = 250
 
 describe('token renewal', { concurrency: 2 }, () => {
   test('renewal is due a margin before expiry, but never later than half-way through a short token\'s life', async (t) => {
@@ -39,9 +43,9 @@ describe('token renewal', { concurrency: 2 }, () => {
   })
 
   test('a token near expiry is renewed before it expires, and a running adapter serves with the new one without a failed request', async (t) => {
-    // The first token lives 40 s; the keepalive renews it 35 s before that, about when it has
-    // started, so that even a login slowed by a loaded machine ends well before the expiry.
-    const account = await startAccount(t, { tokenTtlMs: 40_000, env: { XIPU_REAUTH_BEFORE: '35s', XIPU_WARM_IDLE: '0' } })
+    // The first token lives 24 s. A margin longer than half its life renews it half-way (never
+    // earlier), 12 s before the expiry: a login slowed by a loaded machine takes about 5 s.
+    const account = await startAccount(t, { tokenTtlMs: 24_000, env: { XIPU_REAUTH_BEFORE: '22s', XIPU_WARM_IDLE: '0' } })
     const oldToken = account.env().JM_TOKEN!
     const oldExpiry = getTokenLifetime(oldToken).expiresAt!.getTime()
     const quiet = createCapturingLogger()
@@ -60,6 +64,8 @@ describe('token renewal', { concurrency: 2 }, () => {
       if (status !== 200) failures.push(`${status} ${text}`)
       if (Date.now() > oldExpiry) afterExpiry++
       if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
+      // A user's pace, not a flood: the expiry still falls between two requests a fraction of a second apart.
+      await sleep(REQUEST_PAUSE_MS)
     }
 
     assert.deepEqual(failures, [], 'no request failed across the expiry')

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { journalDir, type JournalFile } from '../lib/sessions/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
@@ -19,6 +20,8 @@ import { WEB_CHATS } from './support/platform.ts'
 import { runScript, spawnScript } from './support/processes.ts'
 import { waitFor } from './support/wait-for.ts'
 
+// Between the requests that cross a token's expiry.
+const REQUEST_PAUSE_MS = 250
 const BASE_URL = /OpenAI base URL:\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/
 
 /** Starts adapter.ts, streams a long answer, and SIGKILLs the adapter once the first words arrived. */
@@ -154,8 +157,9 @@ describe('self-healing', { concurrency: 3 }, () => {
   })
 
   test('adapter.ts --keepalive logs in before serving, then renews its token while serving, without a failed request', async (t) => {
-    // Tokens from the simulated SSO live 30 s; the adapter's own keepalive renews them half-way.
-    const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 30_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
+    // Tokens from the simulated SSO live 24 s; the adapter's own keepalive renews them half-way,
+    // 12 s before the expiry: a login slowed by a loaded machine takes about 5 s.
+    const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 24_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
     const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile, args: ['--keepalive'] })
     const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
     const startup = adapter.output()
@@ -168,6 +172,8 @@ describe('self-healing', { concurrency: 3 }, () => {
     while (Date.now() < firstExpiry + 3000) {
       const { status, text } = await askAdapter(baseURL, 'Across the expiry')
       if (status !== 200) failures.push(`${status} ${text}`)
+      // A user's pace, not a flood: the expiry still falls between two requests a fraction of a second apart.
+      await sleep(REQUEST_PAUSE_MS)
     }
     assert.deepEqual(failures, [])
     assert.notEqual(account.env().JM_TOKEN, firstToken, 'the keepalive jobs renewed the token')

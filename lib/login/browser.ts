@@ -88,7 +88,8 @@ export async function loginWithBrowser(options: LoginOptions): Promise<LoginResu
   let page: Page | undefined
   try {
     browser = await _launchBrowser(executablePath, options.headless ?? true, userDataDir)
-    page = await browser.newPage()
+    // The tab Chrome opens with: a new one would cost a renderer process of its own for nothing.
+    page = (await browser.pages())[0] ?? (await browser.newPage())
     const dialogs = await _preparePage(browser, page, timeout)
     const login: LoginPage = { page, options, selectors, timeout, seconds: `${Math.round(timeout / 100) / 10}s`, at, dialogs, capture: captureApiRequest(page) }
 
