@@ -9,21 +9,12 @@ import type { H3, H3Event } from 'h3'
 import { applyModelMap } from '../chat/model-map.ts'
 import { openTurn, type Turn, type TurnAnswer, type TurnEnd, type TurnEvent } from '../chat/turn.ts'
 import { XipuError } from '../errors.ts'
-import { escapeLogField } from '../log.ts'
 import { toOpenAIError } from '../openai/errors.ts'
 import { parseChatRequest, type OpenAIChatRequest } from '../openai/request.ts'
 import { createChunk, createCompletion, createCompletionId, createUsageChunk, toWireDeltas, toWireFinish, type WireDelta } from '../openai/response.ts'
-import { maskSessionId } from '../status/recorder.ts'
-import { SSE_HEADERS, toEventStream } from './event-stream.ts'
+import { createRequestLine, describeRequest, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
-
-/** How a request that was opened ends, for its one log line: `done('200', undefined, attempts)`, `done('client disconnected')`. */
-interface ChatLine {
-  done: (status: string, error?: string, attempts?: number) => void
-  /** Marks the first token (the first call wins). */
-  sawToken: () => void
-}
 
 /**
  * @example
@@ -39,72 +30,23 @@ async function _handleCompletion(event: H3Event, deps: SurfaceDeps): Promise<Res
   if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
   const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
   if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
-  const line = _startChatLine(deps, request)
+  const line = createRequestLine(deps.log, 'POST /v1/chat/completions', describeRequest(request), { to: deps.status, api: 'chat.completions', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
 
   let turn: Turn
   try {
     turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, event.req.signal)
   } catch (error) {
-    line.refused(error)
+    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
     throw error
   }
-  const opened = line.opened(turn.sessionId)
+  line.opened(turn.sessionId)
   const reply = { id: createCompletionId(), created: Math.floor(Date.now() / 1000), logAnswer: settings.logPrompts ? deps.log : undefined }
-  if (!request.stream) return _answerWhole(request, turn.events, opened, reply)
-  return new Response(_streamBody(request, turn.events, opened, reply), { headers: SSE_HEADERS })
-}
-
-/** What the request line says about the request: its model (escaped: it comes from the client) and options. */
-function _describeRequest(request: OpenAIChatRequest): string {
-  const parts = [escapeLogField(request.model)]
-  if (request.stream) parts.push('stream')
-  if (request.tools?.length) parts.push(`tools ${request.tools.length}`)
-  if (request.responseFormat) parts.push(request.responseFormat.type)
-  if (request.images?.length) parts.push(`images ${request.images.length}`)
-  return parts.join(' ')
-}
-
-/**
- * The one log line and status-page row of a request: `refused` when it
- * failed before the platform answered, else `opened`, whose `done` logs once
- * (a client that leaves mid-stream is seen both by the cancel and by the aborted read).
- */
-function _startChatLine(deps: SurfaceDeps, request: OpenAIChatRequest) {
-  const started = performance.now()
-  const arrivedAt = Date.now()
-  const tag = _describeRequest(request)
-  const elapsed = () => Math.round(performance.now() - started)
-  const logPrompts = deps.settings().logPrompts
-  const record = (status: string, extra: { firstTokenMs?: number; session?: number; error?: string }) =>
-    deps.status?.record({ at: arrivedAt, api: 'chat.completions', model: request.model, stream: request.stream, status, durationMs: elapsed(), firstTokenMs: extra.firstTokenMs, session: maskSessionId(extra.session), error: extra.error, prompt: logPrompts ? request.prompt : undefined })
-
-  return {
-    refused(error: unknown): void {
-      const { status } = toOpenAIError(error)
-      deps.log.info(`POST /v1/chat/completions ${tag} → ${status} in ${elapsed()} ms (${escapeLogField((error as Error).message)})`)
-      record(String(status), { error: (error as Error).message })
-    },
-    opened(sessionId: number): ChatLine {
-      const waited = elapsed()
-      let logged = false
-      let firstTokenMs: number | undefined
-      return {
-        sawToken: () => void (firstTokenMs ??= elapsed()),
-        done(status, error, attempts = 1) {
-          if (logged) return
-          logged = true
-          const why = error && !/^\d+$/.test(status) ? ` (${escapeLogField(error)})` : ''
-          const repairs = attempts > 1 ? `, ${attempts - 1} repair(s)` : ''
-          deps.log.info(`POST /v1/chat/completions ${tag} → ${status}${why} session ${sessionId}, first byte ${waited} ms, total ${elapsed()} ms${repairs}`)
-          record(status, { firstTokenMs, session: sessionId, error })
-        },
-      }
-    },
-  }
+  if (!request.stream) return _answerWhole(request, turn.events, line, reply)
+  return new Response(_streamBody(request, turn.events, line, reply), { headers: SSE_HEADERS })
 }
 
 /** Without streaming: the whole turn read, then one completion object. */
-async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: ChatLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): Promise<Response> {
+async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): Promise<Response> {
   let end: TurnEnd | undefined
   try {
     for await (const turnEvent of events) {
@@ -112,12 +54,12 @@ async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<T
       if (turnEvent.kind === 'end') end = turnEvent
     }
   } catch (error) {
-    line.done(String(toOpenAIError(error).status), (error as Error).message)
+    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
     throw error
   }
   const { finishReason, usage, answer, attempts } = end!
   reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
-  line.done('200', undefined, attempts)
+  line.done('200', { attempts })
   return Response.json(createCompletion(reply.id, reply.created, request.model, answer, finishReason, usage, request.legacyFunctions))
 }
 
@@ -130,7 +72,7 @@ function _sse(data: unknown): string {
 }
 
 /** Streaming: the turn's deltas as chunks; a failure after the first byte travels as an error event, without [DONE]. */
-function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: ChatLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): ReadableStream<Uint8Array> {
+function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): ReadableStream<Uint8Array> {
   const chunk = (delta: WireDelta, finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(reply.id, reply.created, request.model, delta, finish))
 
   async function* frames(): AsyncGenerator<string> {
@@ -146,7 +88,7 @@ function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEven
         for (const delta of toWireDeltas(turnEvent.delta, request.legacyFunctions)) yield chunk(delta)
       }
     } catch (error) {
-      line.done('error after first byte', (error as Error).message)
+      line.done('error after first byte', { error: (error as Error).message })
       yield _sse(toOpenAIError(error).body)
       return
     }
@@ -155,7 +97,7 @@ function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEven
     if (request.includeUsage) yield _sse(createUsageChunk(reply.id, reply.created, request.model, usage))
     yield _sse('[DONE]')
     reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
-    line.done('200', undefined, attempts)
+    line.done('200', { attempts })
   }
 
   return toEventStream(frames(), async () => {

@@ -5,6 +5,7 @@
  */
 import type { ConsolaInstance } from 'consola'
 import { escapeLogField } from '../log.ts'
+import type { ChatRequest } from '../neutral.ts'
 import { maskSessionId, type StatusRecorder } from '../status/recorder.ts'
 
 /** What the status page's request list needs besides the log line (pass `deps.status` as `to`). */
@@ -43,34 +44,69 @@ export function toEventStream(frames: AsyncGenerator<string>, cancel: () => Prom
   })
 }
 
+/** How a request ended, besides its status: why it failed, and how many answers a tool or schema repair took. */
+export interface RequestLineEnd {
+  /** The reason (a platform message is escaped: it comes from outside). */
+  error?: string
+  /** Answers the turn took (more than one after a repair). */
+  attempts?: number
+}
+
 /**
  * One log line per request, whichever way it ends (a client that leaves
  * mid-stream is seen both by the cancel and by the aborted read), and one
  * row in the status page's list of the last requests when `record` is given.
+ * Before `opened` the line reads `→ 400 in 3 ms (why)`; after it, with the
+ * session and the first byte: `→ 200 session 12, first byte 820 ms, total 2100 ms`.
  *
  * @example
- * const line = createRequestLine(log, 'POST /v1/responses', 'gpt-4.1 stream', { to: deps.status, api: 'responses', model, stream })
- * line.done('200', { sessionId, firstByteMs })
+ * const line = createRequestLine(log, 'POST /v1/responses', describeRequest(request), { to: deps.status, api: 'responses', model, stream })
+ * line.opened(sessionId)
+ * line.done('200')
  */
 export function createRequestLine(log: ConsolaInstance, route: string, tag: string, record?: RequestLineRecord) {
   const started = performance.now()
   const arrivedAt = Date.now()
+  const elapsed = () => Math.round(performance.now() - started)
+  let session: { id: number; firstByteMs: number } | undefined
+  let firstTokenMs: number | undefined
   let logged = false
   return {
-    ms: () => Math.round(performance.now() - started),
-    done(status: string, opened?: { sessionId: number; firstByteMs: number }): void {
+    /** The platform answered: the line names the session and the time to this first byte. */
+    opened(sessionId: number): void {
+      session ??= { id: sessionId, firstByteMs: elapsed() }
+    },
+    /** The first token (the first call wins); the status page shows the first byte when none was marked. */
+    sawToken(): void {
+      firstTokenMs ??= elapsed()
+    },
+    done(status: string, end: RequestLineEnd = {}): void {
       if (logged) return
       logged = true
-      const total = Math.round(performance.now() - started)
+      const total = elapsed()
       // The model name and the platform's message come from outside: one line, whatever they hold.
-      const [safeTag, safeStatus] = [escapeLogField(tag), escapeLogField(status)]
-      log.info(opened ? `${route} ${safeTag} → ${safeStatus} session ${opened.sessionId}, first byte ${opened.firstByteMs} ms, total ${total} ms` : `${route} ${safeTag} → ${safeStatus} in ${total} ms`)
-      if (!record?.to) return
-      // `status` reads "502 (why)" or "client disconnected": the code and the reason apart.
-      const [, code, why] = /^(\d{3}|[^(]+?)\s*(?:\((.*)\))?$/s.exec(status) ?? [status, status, undefined]
-      record.to.record({ at: arrivedAt, api: record.api, model: record.model, stream: record.stream, status: code!.trim(), firstTokenMs: opened?.firstByteMs, durationMs: total, session: maskSessionId(opened?.sessionId), error: why, prompt: record.prompt })
+      const head = `${route} ${escapeLogField(tag)} → ${escapeLogField(status)}${end.error ? ` (${escapeLogField(end.error)})` : ''}`
+      const repairs = (end.attempts ?? 1) > 1 ? `, ${end.attempts! - 1} repair(s)` : ''
+      log.info(session ? `${head} session ${session.id}, first byte ${session.firstByteMs} ms, total ${total} ms${repairs}` : `${head} in ${total} ms`)
+      record?.to?.record({ at: arrivedAt, api: record.api, model: record.model, stream: record.stream, status, firstTokenMs: firstTokenMs ?? session?.firstByteMs, durationMs: total, session: maskSessionId(session?.id), error: end.error, prompt: record.prompt })
     },
   }
+}
+
+/**
+ * What a request line says about the request: its model and the options
+ * that change how it is answered.
+ *
+ * @example
+ * describeRequest(request) // 'gpt-4.1 stream tools 2 json_schema'
+ */
+export function describeRequest(request: Pick<ChatRequest, 'model' | 'stream' | 'tools' | 'responseFormat' | 'images'>): string {
+  const parts = [request.model]
+  if (request.stream) parts.push('stream')
+  if (request.tools?.length) parts.push(`tools ${request.tools.length}`)
+  if (request.responseFormat) parts.push(request.responseFormat.type)
+  if (request.images?.length) parts.push(`images ${request.images.length}`)
+  return parts.join(' ')
 }
 
 /** A request's one log line (and status-page record), as `createRequestLine` makes it. */

@@ -12,7 +12,7 @@ import { toOpenAIError } from '../openai/errors.ts'
 import { parseResponsesRequest, type InputItem } from '../responses/request.ts'
 import { createResponseWriter, formatResponseEvent, type ResponseEvent } from '../responses/response.ts'
 import { createResponseStore } from '../responses/store.ts'
-import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { createRequestLine, describeRequest, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
 import { openAnswer, readWholeAnswer, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
@@ -21,7 +21,6 @@ import type { SurfaceDeps } from './surface-deps.ts'
 interface ResponseTurn {
   opened: OpenedAnswer
   line: RequestLine
-  firstByte: { sessionId: number; firstByteMs: number }
   writer: ReturnType<typeof createResponseWriter>
   log: SurfaceDeps['log']
   logPrompts: boolean
@@ -31,16 +30,16 @@ interface ResponseTurn {
 
 /** The answer as one response object (a request that does not stream). */
 async function _wholeResponse(turn: ResponseTurn): Promise<Response> {
-  const { line, writer, firstByte } = turn
+  const { line, writer } = turn
   const whole = await readWholeAnswer(turn.opened).catch((error: unknown) => {
-    line.done(String(toOpenAIError(error).status), firstByte)
+    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
     throw error
   })
   for (const delta of whole.deltas) writer.delta(delta)
   writer.finish({ deltas: [], finishReason: whole.end.finishReason, usage: whole.end.usage })
   if (turn.logPrompts) turn.log.info(`Answer: ${whole.end.answer.content}`)
   turn.keep()
-  line.done('200', firstByte)
+  line.done('200')
   return Response.json(writer.response())
 }
 
@@ -49,7 +48,7 @@ function _streamResponse(turn: ResponseTurn): Response {
   const { events } = turn.opened
   return new Response(
     toEventStream(_responseFrames(turn), async () => {
-      turn.line.done('client disconnected', turn.firstByte)
+      turn.line.done('client disconnected')
       await events.return(undefined)
     }),
     { headers: SSE_HEADERS },
@@ -57,7 +56,7 @@ function _streamResponse(turn: ResponseTurn): Response {
 }
 
 async function* _responseFrames(turn: ResponseTurn): AsyncGenerator<string> {
-  const { line, writer, firstByte } = turn
+  const { line, writer } = turn
   const send = (list: ResponseEvent[]) => list.map(formatResponseEvent).join('')
   yield send(writer.start())
   try {
@@ -73,12 +72,12 @@ async function* _responseFrames(turn: ResponseTurn): AsyncGenerator<string> {
   } catch (error) {
     // The stream has begun: the failure travels as `response.failed`.
     const { body } = toOpenAIError(error)
-    line.done(`failed after first byte (${(error as Error).message})`, firstByte)
+    line.done('failed after first byte', { error: (error as Error).message })
     yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
     return
   }
   turn.keep()
-  line.done('200', firstByte)
+  line.done('200')
 }
 
 /**
@@ -96,11 +95,11 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     const previous = previousId ? store.get(previousId).conversation : []
     const parsed = parseResponsesRequest(raw, previous)
     const request = applyModelMap(parsed.chat, settings.modelMap)
-    const line = createRequestLine(deps.log, 'POST /v1/responses', `${request.model}${request.stream ? ' stream' : ''}`, { to: deps.status, api: 'responses', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
+    const line = createRequestLine(deps.log, 'POST /v1/responses', describeRequest(request), { to: deps.status, api: 'responses', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
     if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
 
     const opened = await openAnswer(deps, request, event.req.signal).catch((error: unknown) => {
-      line.done(`${toOpenAIError(error).status} (${(error as Error).message})`)
+      line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
       throw error
     })
     const writer = createResponseWriter({ body: parsed.body, model: request.model })
@@ -110,7 +109,8 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
       const output = (response.output as InputItem[]).filter((item) => item.type !== 'reasoning')
       store.save({ response, conversation: [...previous, ...parsed.input, ...output] })
     }
-    const turn: ResponseTurn = { opened, line, firstByte: { sessionId: opened.sessionId, firstByteMs: line.ms() }, writer, log: deps.log, logPrompts: settings.logPrompts, keep }
+    line.opened(opened.sessionId)
+    const turn: ResponseTurn = { opened, line, writer, log: deps.log, logPrompts: settings.logPrompts, keep }
     return request.stream ? _streamResponse(turn) : _wholeResponse(turn)
   }
 
