@@ -10,7 +10,8 @@
  *
  * Every session is journalled before it is used and forgotten once deleted.
  * At the cap, the adapter's own finished sessions are deleted first (ahead of
- * waiting requests), and a request waits for that room rather than fail.
+ * waiting requests), and a request waits for that room rather than fail
+ * (lib/sessions/cap.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ConsolaInstance } from 'consola'
@@ -19,18 +20,13 @@ import type { Journal } from './journal.ts'
 import { createSessionName } from './names.ts'
 import type { Settings } from '../settings.ts'
 import { createBatchedDeleter } from './deletes.ts'
-import { createSessionPool, SESSION_CAP, sessionFieldsKey } from './pool.ts'
-import { sweepOrphans } from './sweep.ts'
+import { capError, createCapWatch } from './cap.ts'
+import { createSessionPool, sessionFieldsKey } from './pool.ts'
 import type { CallOptions, SessionFields, XipuClient } from '../xipu/client.ts'
 
 // A ready session older than this is replaced: it may have been deleted in the web app,
 // and the sweeper treats sessions older than XIPU_MAX_REQUEST (15 min) as orphans.
 const READY_MAX_AGE_MS = 10 * 60_000
-
-// After a cap refusal, deletes stay urgent this long: the cap is near.
-const CAP_PRESSURE_MS = 60_000
-// Near the cap: this few free places left, or fewer.
-const CAP_MARGIN = 2
 
 /** What a request asks of its session: the platform keeps these per session, not per call. */
 export interface SessionParams {
@@ -64,7 +60,8 @@ export function toSessionFields(request: SessionParams, now = new Date()): Sessi
 export function createSessionManager(deps: { client: XipuClient; journal: Journal; settings: () => Settings; log: ConsolaInstance }) {
   const active = new Set<number>()
   const deleting = new Map<number, Promise<void>>()
-  const deleter = createBatchedDeleter({ client: deps.client, journal: deps.journal, log: deps.log, urgent: () => _nearCap() })
+  const cap = createCapWatch(deps)
+  const deleter = createBatchedDeleter({ client: deps.client, journal: deps.journal, log: deps.log, urgent: () => cap.isNear() })
   // The ready session: created while the adapter is idle, with the parameters of the
   // most recent request, so that the next request can go straight to completions.
   let ready: { id: number; fields: SessionFields; at: number } | undefined
@@ -104,14 +101,9 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     return taken
   }
 
-  /** Wakes the creates that wait for one of the adapter's running requests to finish. */
-  function _wakeReleaseWaiters(): void {
-    for (const wake of [...releaseWaiters]) wake()
-  }
-
   function _release(id: number): Promise<void> {
     active.delete(id)
-    _wakeReleaseWaiters()
+    cap.wakeReleaseWaiters()
     const existing = deleting.get(id)
     if (existing) return existing
     const promise = deleter.remove(id).finally(() => deleting.delete(id))
@@ -125,36 +117,6 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     deps.journal.add({ id: created.id, createdAt: Date.now(), name: fields.name })
     active.add(created.id)
     return created
-  }
-
-  // What the last listing said: the user's own sessions, and when the cap last refused a create.
-  let userSessions: number | undefined
-  let capHitAt = Number.NEGATIVE_INFINITY
-  const releaseWaiters = new Set<() => void>()
-
-  /** Room under the cap for the adapter's sessions, once the user's chats are known. */
-  function _room(): number | undefined {
-    return userSessions === undefined ? undefined : Math.max(0, SESSION_CAP - userSessions)
-  }
-
-  /** Whether deletes should go before waiting requests: the cap refused lately, or is a few places away. */
-  function _nearCap(): boolean {
-    if (Date.now() - capHitAt < CAP_PRESSURE_MS) return true
-    const room = _room()
-    return room !== undefined && deps.journal.entries().length >= room - CAP_MARGIN
-  }
-
-  /** Resolves when one of the adapter's sessions is released (or `signal` aborts). */
-  function _nextRelease(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        releaseWaiters.delete(done)
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      releaseWaiters.add(done)
-      signal?.addEventListener('abort', done, { once: true })
-    })
   }
 
   /**
@@ -176,7 +138,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       } catch (error) {
         if (!isXipuError(error, 'E_SESSION_CAP')) throw error
         stopIfUnwanted(error)
-        capHitAt = Date.now()
+        cap.noteRefusal()
         const signal = options.signal
         const retired = pool.retireFree()
         deleter.hurry()
@@ -187,55 +149,22 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
         // The adapter's own running requests hold the rest: the first to finish makes room.
         if (active.size > 0 && Date.now() < deadline && !signal?.aborted) {
           deps.log.debug(`Session cap reached: waiting for one of the adapter's ${active.size} running request(s) to finish.`)
-          await _nextRelease(signal)
+          await cap.nextRelease(signal)
           stopIfUnwanted(error)
           continue
         }
-        const room = await _makeRoom(signal)
-        userSessions = room.userSessions
+        const room = await cap.makeRoom(new Set([...active, ...pool.ids()]), signal)
         if (room.freed > 0) {
           deps.log.info(`Session cap reached: deleted ${room.freed} orphan session(s) of the adapter, retrying.`)
           continue
         }
         if (signal?.aborted) throw new XipuError('E_ABORTED', 'the client went away')
-        throw _capError(room, error)
+        throw capError(room, error)
       }
     }
   }
 
-  function _capError(room: { userSessions: number; total: number }, cause: unknown): XipuError {
-    const busy = room.total - room.userSessions
-    const advice =
-      room.userSessions >= busy
-        ? 'Delete some of your chats at https://xipuai.xjtlu.edu.cn and retry.'
-        : 'Retry when some of the running requests have finished, or lower XIPU_QUEUE_MAX.'
-    return new XipuError(
-      'E_SESSION_CAP',
-      `The platform allows 50 sessions per account and yours holds ${room.total}: ${room.userSessions} are your own web chats and ${busy} belong to requests running now (this adapter's or another's); it has no orphans left to delete. ${advice}`,
-      { cause, retryAfter: room.userSessions >= busy ? undefined : 5 },
-    )
-  }
-
-  const pool = createSessionPool({ client: deps.client, journal: deps.journal, settings: deps.settings, log: deps.log, create: _createWithRoom, remove: (id) => _release(id), room: _room, onFree: (id) => active.delete(id) })
-
-  /** Frees room under the 50-session cap by sweeping the adapter's own orphans. */
-  async function _makeRoom(signal?: AbortSignal): Promise<{ freed: number; userSessions: number; total: number }> {
-    const settings = deps.settings()
-    if (signal?.aborted) throw new XipuError('E_ABORTED', 'the client went away')
-    const result = await sweepOrphans({
-      client: deps.client,
-      stateDir: settings.stateDir,
-      apiBase: settings.apiBase,
-      // At the cap, any session of ours that no request is using is fair game;
-      // another adapter's (no journal here) still only after XIPU_MAX_REQUEST.
-      maxRequestMs: 0,
-      foreignMaxAgeMs: settings.maxRequestMs,
-      ownJournal: deps.journal,
-      activeIds: new Set([...active, ...pool.ids()]),
-      log: deps.log,
-    })
-    return { freed: result.deleted.length, userSessions: result.userSessions, total: result.totalSessions }
-  }
+  const pool = createSessionPool({ client: deps.client, journal: deps.journal, settings: deps.settings, log: deps.log, create: _createWithRoom, remove: (id) => _release(id), room: cap.room, onFree: (id) => active.delete(id) })
 
   return {
     /**
@@ -279,7 +208,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
       if (pool.owns(id)) {
         active.delete(id)
         pool.giveBack(id, outcome.reusable === true)
-        _wakeReleaseWaiters()
+        cap.wakeReleaseWaiters()
         return deleting.get(id) ?? Promise.resolve()
       }
       const promise = _release(id)
@@ -288,9 +217,7 @@ export function createSessionManager(deps: { client: XipuClient; journal: Journa
     },
 
     /** What a sweep's listing said about the account: the room the cap leaves the pool follows it. */
-    noteListing(listing: { userSessions: number }): void {
-      userSessions = listing.userSessions
-    },
+    noteListing: cap.noteListing,
 
     /** The ready session's id, if one is waiting. */
     readyId: () => ready?.id,
