@@ -43,9 +43,9 @@ describe('token renewal', { concurrency: 2 }, () => {
   })
 
   test('a token near expiry is renewed before it expires, and a running adapter serves with the new one without a failed request', async (t) => {
-    // The first token lives 24 s. A margin longer than half its life renews it half-way (never
-    // earlier), 12 s before the expiry: a login slowed by a loaded machine takes about 5 s.
-    const account = await startAccount(t, { tokenTtlMs: 24_000, env: { XIPU_REAUTH_BEFORE: '22s', XIPU_WARM_IDLE: '0' } })
+    // The first token lives 40 s. A margin longer than half its life renews it half-way (never
+    // earlier), 20 s before the expiry: a login on a loaded CI machine has taken up to 16 s.
+    const account = await startAccount(t, { tokenTtlMs: 40_000, env: { XIPU_REAUTH_BEFORE: '35s', XIPU_WARM_IDLE: '0' } })
     const oldToken = account.env().JM_TOKEN!
     const oldExpiry = getTokenLifetime(oldToken).expiresAt!.getTime()
     const quiet = createCapturingLogger()
@@ -58,15 +58,20 @@ describe('token renewal', { concurrency: 2 }, () => {
     let requests = 0
     let afterExpiry = 0
     let renewedAt: number | undefined
+    // Watched apart from the requests, so that a renewal just before the expiry is seen before it.
+    const watch = setInterval(() => {
+      if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
+    }, 25)
+    t.after(() => clearInterval(watch))
     while (Date.now() < oldExpiry + 3000) {
       const { status, text } = await askAdapter(adapter.baseURL, `Question ${requests}`)
       requests++
       if (status !== 200) failures.push(`${status} ${text}`)
       if (Date.now() > oldExpiry) afterExpiry++
-      if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
       // A user's pace, not a flood: the expiry still falls between two requests a fraction of a second apart.
       await sleep(REQUEST_PAUSE_MS)
     }
+    clearInterval(watch)
 
     assert.deepEqual(failures, [], 'no request failed across the expiry')
     assert.ok(afterExpiry > 0, 'requests were served after the old token expired')

@@ -157,9 +157,9 @@ describe('self-healing', { concurrency: 3 }, () => {
   })
 
   test('adapter.ts --keepalive logs in before serving, then renews its token while serving, without a failed request', async (t) => {
-    // Tokens from the simulated SSO live 24 s; the adapter's own keepalive renews them half-way,
-    // 12 s before the expiry: a login slowed by a loaded machine takes about 5 s.
-    const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 24_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
+    // Tokens from the simulated SSO live 30 s; the adapter's own keepalive renews them half-way,
+    // 15 s before the expiry: a login on a loaded CI machine has taken up to 16 s with its start.
+    const account = await startAccount(t, { tokenTtlMs: -60_000, simulator: { tokenTtlMs: 30_000 }, env: { XIPU_REAUTH_BEFORE: '20s', XIPU_WARM_IDLE: '0' } })
     const adapter = spawnScript(t, 'adapter.ts', { envFile: account.envFile, args: ['--keepalive'] })
     const baseURL = (await adapter.waitForOutput(BASE_URL))[1]!
     const startup = adapter.output()
