@@ -4,15 +4,14 @@
  * repair included, lib/chat/turn.ts), and the turn's deltas become one
  * completion or its chunks (lib/openai/response.ts).
  */
-import type { ConsolaInstance } from 'consola'
 import type { H3, H3Event } from 'h3'
 import { applyModelMap } from '../chat/model-map.ts'
-import { openTurn, type Turn, type TurnAnswer, type TurnEnd, type TurnEvent } from '../chat/turn.ts'
+import { openTurn, type Turn, type TurnEnd, type TurnEvent } from '../chat/turn.ts'
 import { XipuError } from '../errors.ts'
 import { toOpenAIError } from '../openai/errors.ts'
 import { parseChatRequest, type OpenAIChatRequest } from '../openai/request.ts'
 import { createChunk, createCompletion, createCompletionId, createUsageChunk, toWireDeltas, toWireFinish, type WireDelta } from '../openai/response.ts'
-import { createRequestLine, describeRequest, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
 
@@ -29,24 +28,23 @@ async function _handleCompletion(event: H3Event, deps: SurfaceDeps): Promise<Res
   const settings = deps.settings()
   if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
   const request = applyModelMap(parseChatRequest(await readJsonBody(event, settings.bodyLimit)), settings.modelMap)
-  if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
-  const line = createRequestLine(deps.log, 'POST /v1/chat/completions', describeRequest(request), { to: deps.status, api: 'chat.completions', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
+  const line = createRequestLine(deps, 'POST /v1/chat/completions', 'chat.completions', request)
 
   let turn: Turn
   try {
     turn = await openTurn({ chat: deps.chat, repairRetries: settings.repairRetries, log: deps.log }, request, event.req.signal)
   } catch (error) {
-    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
+    line.failed(toOpenAIError(error).status, error)
     throw error
   }
   line.opened(turn.sessionId)
-  const reply = { id: createCompletionId(), created: Math.floor(Date.now() / 1000), logAnswer: settings.logPrompts ? deps.log : undefined }
+  const reply = { id: createCompletionId(), created: Math.floor(Date.now() / 1000) }
   if (!request.stream) return _answerWhole(request, turn.events, line, reply)
   return new Response(_streamBody(request, turn.events, line, reply), { headers: SSE_HEADERS })
 }
 
 /** Without streaming: the whole turn read, then one completion object. */
-async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): Promise<Response> {
+async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number }): Promise<Response> {
   let end: TurnEnd | undefined
   try {
     for await (const turnEvent of events) {
@@ -54,17 +52,13 @@ async function _answerWhole(request: OpenAIChatRequest, events: AsyncGenerator<T
       if (turnEvent.kind === 'end') end = turnEvent
     }
   } catch (error) {
-    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
+    line.failed(toOpenAIError(error).status, error)
     throw error
   }
   const { finishReason, usage, answer, attempts } = end!
-  reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
+  line.answered(answer)
   line.done('200', { attempts })
   return Response.json(createCompletion(reply.id, reply.created, request.model, answer, finishReason, usage, request.legacyFunctions))
-}
-
-function _describeAnswer(answer: TurnAnswer): string {
-  return `${answer.content}${answer.toolCalls.map((c) => ` [call ${c.name} ${c.arguments}]`).join('')}`
 }
 
 function _sse(data: unknown): string {
@@ -72,7 +66,7 @@ function _sse(data: unknown): string {
 }
 
 /** Streaming: the turn's deltas as chunks; a failure after the first byte travels as an error event, without [DONE]. */
-function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number; logAnswer?: ConsolaInstance }): ReadableStream<Uint8Array> {
+function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEvent>, line: RequestLine, reply: { id: string; created: number }): ReadableStream<Uint8Array> {
   const chunk = (delta: WireDelta, finish: Parameters<typeof createChunk>[4] = null) => _sse(createChunk(reply.id, reply.created, request.model, delta, finish))
 
   async function* frames(): AsyncGenerator<string> {
@@ -88,7 +82,7 @@ function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEven
         for (const delta of toWireDeltas(turnEvent.delta, request.legacyFunctions)) yield chunk(delta)
       }
     } catch (error) {
-      line.done('error after first byte', { error: (error as Error).message })
+      line.failed('error after first byte', error)
       yield _sse(toOpenAIError(error).body)
       return
     }
@@ -96,7 +90,7 @@ function _streamBody(request: OpenAIChatRequest, events: AsyncGenerator<TurnEven
     yield chunk({}, toWireFinish(finishReason, request.legacyFunctions))
     if (request.includeUsage) yield _sse(createUsageChunk(reply.id, reply.created, request.model, usage))
     yield _sse('[DONE]')
-    reply.logAnswer?.info(`Answer: ${_describeAnswer(answer)}`)
+    line.answered(answer)
     line.done('200', { attempts })
   }
 

@@ -14,7 +14,7 @@ import { XipuError } from '../errors.ts'
 import { toAnthropicError } from '../anthropic/errors.ts'
 import { parseMessagesRequest } from '../anthropic/request.ts'
 import { createMessageWriter, formatMessageEvent, type MessageEvent } from '../anthropic/reply.ts'
-import { createRequestLine, describeRequest, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
 import { openAnswer, readWholeAnswer, type AnswerEvent, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
@@ -73,7 +73,7 @@ async function _wholeMessage(turn: MessageTurn, opening: Promise<OpenedAnswer>):
   const opened = await opening.catch(turn.failed)
   line.opened(opened.sessionId)
   const whole = await readWholeAnswer(opened).catch((error: unknown) => {
-    line.done(String(toAnthropicError(error).status), { error: (error as Error).message })
+    line.failed(toAnthropicError(error).status, error)
     throw error
   })
   for (const delta of whole.deltas) writer.delta(delta)
@@ -112,7 +112,7 @@ async function* _messageFrames(turn: MessageTurn, settled: Promise<{ opened: Ope
   yield _send(writer.start()) + PING
   const outcome = yield* _pingUntil(settled)
   if ('error' in outcome) {
-    line.done('error while waiting', { error: (outcome.error as Error).message })
+    line.failed('error while waiting', outcome.error)
     yield _send([{ type: 'error', error: toAnthropicError(outcome.error).body.error }])
     return
   }
@@ -135,7 +135,7 @@ async function* _messageFrames(turn: MessageTurn, settled: Promise<{ opened: Ope
     }
   } catch (error) {
     // The stream has begun: the failure travels as an `error` event, as Anthropic sends it.
-    line.done('error after first byte', { error: (error as Error).message })
+    line.failed('error after first byte', error)
     yield _send([{ type: 'error', error: toAnthropicError(error).body.error }])
     return
   } finally {
@@ -158,10 +158,9 @@ export function registerMessagesRoutes(app: H3, deps: SurfaceDeps): void {
     const { logPrompts } = deps.settings()
     if (deps.isShuttingDown?.()) throw new XipuError('E_SHUTTING_DOWN', 'The adapter is shutting down: retry in a moment.', { retryAfter: 5 })
     const request = await parse(event, false)
-    const line = createRequestLine(deps.log, 'POST /v1/messages', describeRequest(request), { to: deps.status, api: 'messages', model: request.model, stream: request.stream, prompt: logPrompts ? request.prompt : undefined })
-    if (logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+    const line = createRequestLine(deps, 'POST /v1/messages', 'messages', request)
     const failed = (error: unknown): never => {
-      line.done(String(toAnthropicError(error).status), { error: (error as Error).message })
+      line.failed(toAnthropicError(error).status, error)
       throw error
     }
     const turn: MessageTurn = { line, writer: createMessageWriter({ model: request.model, inputTokens: estimateTokens(request.prompt) }), log: deps.log, logPrompts, failed }

@@ -12,7 +12,7 @@ import { toOpenAIError } from '../openai/errors.ts'
 import { parseResponsesRequest, type InputItem } from '../responses/request.ts'
 import { createResponseWriter, formatResponseEvent, type ResponseEvent } from '../responses/response.ts'
 import { createResponseStore } from '../responses/store.ts'
-import { createRequestLine, describeRequest, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
+import { createRequestLine, SSE_HEADERS, toEventStream, type RequestLine } from './event-stream.ts'
 import { openAnswer, readWholeAnswer, type OpenedAnswer } from './answer-source.ts'
 import { readJsonBody } from './read-body.ts'
 import type { SurfaceDeps } from './surface-deps.ts'
@@ -32,7 +32,7 @@ interface ResponseTurn {
 async function _wholeResponse(turn: ResponseTurn): Promise<Response> {
   const { line, writer } = turn
   const whole = await readWholeAnswer(turn.opened).catch((error: unknown) => {
-    line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
+    line.failed(toOpenAIError(error).status, error)
     throw error
   })
   for (const delta of whole.deltas) writer.delta(delta)
@@ -72,7 +72,7 @@ async function* _responseFrames(turn: ResponseTurn): AsyncGenerator<string> {
   } catch (error) {
     // The stream has begun: the failure travels as `response.failed`.
     const { body } = toOpenAIError(error)
-    line.done('failed after first byte', { error: (error as Error).message })
+    line.failed('failed after first byte', error)
     yield send(writer.fail({ code: body.error.code ?? 'server_error', message: body.error.message }))
     return
   }
@@ -95,11 +95,10 @@ export function registerResponsesRoutes(app: H3, deps: SurfaceDeps): void {
     const previous = previousId ? store.get(previousId).conversation : []
     const parsed = parseResponsesRequest(raw, previous)
     const request = applyModelMap(parsed.chat, settings.modelMap)
-    const line = createRequestLine(deps.log, 'POST /v1/responses', describeRequest(request), { to: deps.status, api: 'responses', model: request.model, stream: request.stream, prompt: settings.logPrompts ? request.prompt : undefined })
-    if (settings.logPrompts) deps.log.info(`Prompt (${request.model}):\n${request.prompt}`)
+    const line = createRequestLine(deps, 'POST /v1/responses', 'responses', request)
 
     const opened = await openAnswer(deps, request, event.req.signal).catch((error: unknown) => {
-      line.done(String(toOpenAIError(error).status), { error: (error as Error).message })
+      line.failed(toOpenAIError(error).status, error)
       throw error
     })
     const writer = createResponseWriter({ body: parsed.body, model: request.model })

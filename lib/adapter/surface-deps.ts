@@ -14,6 +14,6 @@ export interface SurfaceDeps {
   log: ConsolaInstance
   /** True once shutdown began: new requests get 503 (529 on /v1/messages). */
   isShuttingDown?: () => boolean
-  /** The status page's request list: pass it to `createRequestLine` (lib/adapter/event-stream.ts). */
+  /** The status page's request list: `createRequestLine` (lib/adapter/event-stream.ts) records each request in it. */
   status?: StatusRecorder
 }
