@@ -93,7 +93,7 @@ export function createCapWatch(deps: { client: XipuClient; journal: Journal; set
         maxRequestMs: 0,
         foreignMaxAgeMs: settings.maxRequestMs,
         ownJournal: deps.journal,
-        activeIds: new Set(activeIds),
+        activeIds,
         log: deps.log,
       })
       userSessions = result.userSessions
