@@ -6,17 +6,13 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { updateEnvFile } from '../lib/env-file.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
 import { planRenewal } from '../lib/keepalive/renewal.ts'
-import { askAdapter, createCapturingLogger, PASSWORD, startAccount } from './support/account.ts'
+import { askAcross, createCapturingLogger, PASSWORD, startAccount } from './support/account.ts'
 import { runScript, spawnScript } from './support/processes.ts'
 import { startKeepaliveJobs, stopGracefully } from './support/keepalive.ts'
-
-// Between the requests that cross a token's expiry.
-const REQUEST_PAUSE_MS = 250
 
 describe('token renewal', { concurrency: 2 }, () => {
   test('renewal is due a margin before expiry, but never later than half-way through a short token\'s life', async (t) => {
@@ -54,23 +50,13 @@ describe('token renewal', { concurrency: 2 }, () => {
     t.after(() => adapter.close(1000))
     const keepalive = spawnScript(t, 'keepalive.ts', { envFile: account.envFile })
 
-    const failures: string[] = []
-    let requests = 0
-    let afterExpiry = 0
     let renewedAt: number | undefined
     // Watched apart from the requests, so that a renewal just before the expiry is seen before it.
     const watch = setInterval(() => {
       if (renewedAt === undefined && account.env().JM_TOKEN !== oldToken) renewedAt = Date.now()
     }, 25)
     t.after(() => clearInterval(watch))
-    while (Date.now() < oldExpiry + 3000) {
-      const { status, text } = await askAdapter(adapter.baseURL, `Question ${requests}`)
-      requests++
-      if (status !== 200) failures.push(`${status} ${text}`)
-      if (Date.now() > oldExpiry) afterExpiry++
-      // A user's pace, not a flood: the expiry still falls between two requests a fraction of a second apart.
-      await sleep(REQUEST_PAUSE_MS)
-    }
+    const { failures, afterExpiry } = await askAcross(adapter.baseURL, oldExpiry)
     clearInterval(watch)
 
     assert.deepEqual(failures, [], 'no request failed across the expiry')

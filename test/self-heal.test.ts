@@ -9,19 +9,16 @@ import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startAdapter } from '../lib/adapter/start.ts'
 import { journalDir, type JournalFile } from '../lib/sessions/journal.ts'
 import { getTokenLifetime } from '../lib/jwt.ts'
 import { keepaliveLockFile } from '../lib/keepalive/jobs.ts'
 import { readLockOwner } from '../lib/lock.ts'
-import { askAdapter, createCapturingLogger, PASSWORD, startAccount, type Account } from './support/account.ts'
+import { askAcross, askAdapter, createCapturingLogger, PASSWORD, startAccount, type Account } from './support/account.ts'
 import { WEB_CHATS } from './support/platform.ts'
 import { runScript, spawnScript } from './support/processes.ts'
 import { waitFor } from './support/wait-for.ts'
 
-// Between the requests that cross a token's expiry.
-const REQUEST_PAUSE_MS = 250
 const BASE_URL = /OpenAI base URL:\s+(http:\/\/127\.0\.0\.1:\d+\/v1)/
 
 /** Starts adapter.ts, streams a long answer, and SIGKILLs the adapter once the first words arrived. */
@@ -168,13 +165,7 @@ describe('self-healing', { concurrency: 3 }, () => {
 
     const firstToken = account.env().JM_TOKEN!
     const firstExpiry = getTokenLifetime(firstToken).expiresAt!.getTime()
-    const failures: string[] = []
-    while (Date.now() < firstExpiry + 3000) {
-      const { status, text } = await askAdapter(baseURL, 'Across the expiry')
-      if (status !== 200) failures.push(`${status} ${text}`)
-      // A user's pace, not a flood: the expiry still falls between two requests a fraction of a second apart.
-      await sleep(REQUEST_PAUSE_MS)
-    }
+    const { failures } = await askAcross(baseURL, firstExpiry)
     assert.deepEqual(failures, [])
     assert.notEqual(account.env().JM_TOKEN, firstToken, 'the keepalive jobs renewed the token')
     assert.equal(account.sim.state.calls.filter((c) => c.status === 403).length, 0, 'no call ever went out with an expired token')

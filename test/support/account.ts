@@ -5,6 +5,7 @@
  * addresses, Chromium for the logins, and a state folder of its own.
  */
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
 import { format } from 'node:util'
 import { createConsola, type ConsolaInstance } from 'consola'
@@ -90,4 +91,30 @@ export function createCapturingLogger(): { log: ConsolaInstance; lines: string[]
 export async function askAdapter(baseURL: string, content: string, init: { stream?: boolean; model?: string } = {}): Promise<{ status: number; text: string }> {
   const response = await postChat(baseURL, { model: init.model ?? 'gpt-4.1', stream: init.stream ?? false, messages: [{ role: 'user', content }] })
   return { status: response.status, text: await response.text() }
+}
+
+// Between the requests that cross a token's expiry: a user's pace, not a flood,
+// and still a fraction of a second on either side of the expiry.
+const REQUEST_PAUSE_MS = 250
+// How long past the expiry they go on.
+const PAST_EXPIRY_MS = 3000
+
+/**
+ * Asks the adapter one question after another, as a user would, until 3 s
+ * past a token's `expiry` (a time in ms); resolves with the requests that
+ * failed ("status body") and how many were answered after the expiry.
+ *
+ * @example
+ * const { failures, afterExpiry } = await askAcross(adapter.baseURL, expiry)
+ */
+export async function askAcross(baseURL: string, expiry: number): Promise<{ failures: string[]; afterExpiry: number }> {
+  const failures: string[] = []
+  let afterExpiry = 0
+  for (let n = 0; Date.now() < expiry + PAST_EXPIRY_MS; n++) {
+    const { status, text } = await askAdapter(baseURL, `Question ${n}`)
+    if (status !== 200) failures.push(`${status} ${text}`)
+    if (Date.now() > expiry) afterExpiry++
+    await sleep(REQUEST_PAUSE_MS)
+  }
+  return { failures, afterExpiry }
 }
